@@ -1,0 +1,33 @@
+# Two commands for a new user: `make demo` and `make test`.
+# Both build a virtual environment under the repository first, so nothing
+# depends on what happens to be installed on the machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test docs bench clean venv
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[all,dev,bench]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m flowtrace demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+	$(MAKE) docs
+
+docs: $(STAMP)
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+bench: $(STAMP)
+	$(PY) bench/trace_bench.py
+
+clean:
+	rm -rf $(VENV) docs/_build .pytest_cache build *.egg-info

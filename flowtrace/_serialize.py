@@ -1,0 +1,179 @@
+"""Turn any Python value into one line of JSON, without ever raising.
+
+The fast path is orjson, which is an order of magnitude faster than the
+standard library for the small dicts events carry. Anything orjson refuses
+(cycles, text that is not valid UTF-8, integers wider than 64 bits, odd dict
+keys) goes through :func:`_safe`, which rebuilds the value from JSON-safe parts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import traceback
+import types
+
+import orjson
+
+TRUNCATED = "...[truncated]"
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+_MAX_REPR = 4096
+_MAX_DEPTH = 64
+
+
+def _short(text: str, limit: int = _MAX_REPR) -> str:
+    if len(text) > limit:
+        return text[:limit] + TRUNCATED
+    return text
+
+
+def _exception(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "message": _short(_text(exc))}
+
+
+def _text(value) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return "<unprintable %s>" % type(value).__name__
+
+
+def _repr(value) -> str:
+    try:
+        return _short(repr(value))
+    except Exception:
+        return "<unrepresentable %s>" % type(value).__name__
+
+
+def _default(value):
+    """orjson's hook for types it does not know."""
+    if isinstance(value, BaseException):
+        return _exception(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _short(bytes(value).decode("utf-8", "backslashreplace"))
+    if isinstance(value, (set, frozenset)):
+        try:
+            return sorted(value)
+        except TypeError:
+            return list(value)
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, types.TracebackType):
+        return _short("".join(traceback.format_tb(value)), 16384)
+    if isinstance(value, type):
+        return "%s.%s" % (value.__module__, value.__qualname__)
+    return _repr(value)
+
+
+def _fix_str(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        # Lone surrogates (undecodable bytes kept by surrogateescape) become \\udcxx text.
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _safe(value, depth=0, path=None, limit=None):
+    """Rebuild ``value`` from str, int, float, bool, None, list and dict only.
+
+    ``limit`` caps each string (used when a line is too long).
+    """
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is str:
+        value = _fix_str(value)
+        if limit is not None and len(value) > limit:
+            return value[:limit] + TRUNCATED
+        return value
+    if kind is int:
+        return value if -(2 ** 63) <= value < 2 ** 64 else str(value)
+    if kind is float:
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if depth >= _MAX_DEPTH:
+        return "[too deep]"
+    if path is None:
+        path = set()
+    if isinstance(value, (dict, list, tuple, set, frozenset)):
+        marker = id(value)
+        if marker in path:
+            return "[cycle]"
+        path.add(marker)
+        try:
+            if isinstance(value, dict):
+                return {_key(k): _safe(v, depth + 1, path, limit) for k, v in value.items()}
+            return [_safe(v, depth + 1, path, limit) for v in value]
+        finally:
+            path.discard(marker)
+    # Subclasses of the basic types, such as IntEnum members or str enums.
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return _safe(int.__index__(value), depth + 1, path, limit)
+    if isinstance(value, float):
+        return _safe(float.__float__(value), depth + 1, path, limit)
+    if isinstance(value, str):
+        return _safe(str.__str__(value), depth + 1, path, limit)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    try:
+        converted = _default(value)
+    except Exception:
+        converted = "<unserialisable %s>" % kind.__name__
+    return _safe(converted, depth + 1, path, limit) if converted is not value else _repr(value)
+
+
+def _key(key) -> str:
+    if isinstance(key, str):
+        return _fix_str(key)
+    return _fix_str(_text(key))
+
+
+def dumps(value) -> bytes:
+    """Serialise ``value`` to compact JSON bytes; never raises."""
+    try:
+        return orjson.dumps(value, default=_default, option=_OPTIONS)
+    except Exception:
+        pass
+    try:
+        return orjson.dumps(_safe(value), option=_OPTIONS)
+    except Exception as exc:  # pragma: no cover - _safe only yields JSON types
+        return orjson.dumps({"unserialisable": _exception(exc)})
+
+
+def dumps_capped(value, max_bytes: int, detail_key: str = "details") -> bytes:
+    """Serialise ``value`` (a dict) and keep the result within ``max_bytes``.
+
+    When the line is too long, long strings in ``value[detail_key]`` are cut
+    and marked; if that is not enough, the details are replaced by a preview.
+    The result always carries ``"truncated": true`` when anything was cut.
+    """
+    line = dumps(value)
+    if len(line) <= max_bytes:
+        return line
+    original = len(line)
+    shrunk = dict(value)
+    shrunk["truncated"] = True
+    shrunk["original_bytes"] = original
+    for limit in (1024, 128):
+        shrunk[detail_key] = _safe(value.get(detail_key), limit=limit)
+        line = dumps(shrunk)
+        if len(line) <= max_bytes:
+            return line
+    shrunk[detail_key] = {"preview": ""}
+    room = max(0, max_bytes - len(dumps(shrunk)) - 64)
+    whole = dumps(value.get(detail_key))
+    while room > 0:
+        # Escaping can make the preview longer than the bytes it shows, so shrink until it fits.
+        shrunk[detail_key] = {"preview": whole[:room].decode("utf-8", "ignore") + TRUNCATED}
+        line = dumps(shrunk)
+        if len(line) <= max_bytes:
+            return line
+        room //= 2
+    # Only the envelope is left, and it is a few hundred bytes at most.
+    shrunk[detail_key] = {}
+    return dumps(shrunk)

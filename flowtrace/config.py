@@ -1,0 +1,124 @@
+"""Sinks from configuration: Selinon's ``global: trace:`` list.
+
+.. code-block:: yaml
+
+    global:
+      trace:
+        - logging: true                 # or {logger: myapp.trace, min_level: warning}
+        - json: true                    # or {path: /var/log/flow.jsonl}
+        - structlog: true
+        - sentry: {dsn: "{SENTRY_DSN}"}
+        - function: {import: myapp.tracing, name: on_event}
+
+Every entry is checked before any sink is registered, so a bad entry leaves
+the registry as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+_FILTER_KEYS = ("events", "min_level")
+_KINDS = {
+    "logging": ("logger",),
+    "json": ("path", "max_line"),
+    "structlog": (),
+    "sentry": None,  # any sentry_sdk.init option
+    "function": ("import", "name"),
+}
+
+
+def _entry_error(index, kind, problem):
+    label = "global.trace entry %d" % (index + 1)
+    if kind:
+        label += " (%s)" % kind
+    return ValueError("%s: %s" % (label, problem))
+
+
+def _options(index, kind, value):
+    if value is True:
+        return {}
+    if isinstance(value, Mapping):
+        allowed = _KINDS[kind]
+        if allowed is not None:
+            unknown = sorted(set(value) - set(allowed) - set(_FILTER_KEYS))
+            if unknown:
+                expected = ", ".join(allowed + _FILTER_KEYS)
+                raise _entry_error(index, kind, "unknown option %s; expected %s" % (", ".join(map(repr, unknown)), expected))
+        return dict(value)
+    raise _entry_error(index, kind, "expected true, false or a mapping of options, got %r" % (value,))
+
+
+def _build(index, kind, options):
+    from flowtrace.trace import _build_filter
+
+    filters = {key: options.pop(key) for key in _FILTER_KEYS if key in options}
+    try:
+        _build_filter(filters.get("events"), filters.get("min_level"))
+        if kind == "logging":
+            from flowtrace.sinks.logging import LoggingSink
+
+            sink = LoggingSink(options.get("logger"))
+        elif kind == "json":
+            from flowtrace.sinks.json import DEFAULT_MAX_LINE, JsonSink
+
+            sink = JsonSink(options.get("path"), max_line=options.get("max_line", DEFAULT_MAX_LINE))
+        elif kind == "structlog":
+            from flowtrace.sinks.structlog import StructlogSink
+
+            sink = StructlogSink()
+        elif kind == "sentry":
+            from flowtrace.sinks.sentry import SentrySink
+
+            if "dsn" not in options:
+                raise ValueError("a 'dsn' is required")
+            sink = SentrySink(options.pop("dsn"), **options)
+        else:
+            from flowtrace.sinks.function import import_function
+
+            missing = [key for key in ("import", "name") if key not in options]
+            if missing:
+                raise ValueError("missing %s" % " and ".join(repr(m) for m in missing))
+            sink = import_function(options["import"], options["name"])
+    except ImportError as exc:  # MissingDependency names the extra to install
+        raise _entry_error(index, kind, str(exc)) from None
+    except (ValueError, TypeError, OSError) as exc:
+        raise _entry_error(index, kind, str(exc)) from None
+    return sink, filters
+
+
+def parse_trace_config(config) -> list:
+    """Check a ``trace`` list and build its sinks without registering them.
+
+    Returns:
+        A list of ``(sink, filter_kwargs)`` pairs.
+
+    Raises:
+        ValueError: naming the first entry that is wrong.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(config, Mapping):
+        if set(config) - {"trace"}:
+            raise ValueError("expected a mapping with only a 'trace' key, got keys %s" % sorted(map(str, config)))
+        config = config.get("trace") or []
+    if isinstance(config, (str, bytes)) or not isinstance(config, (list, tuple)):
+        raise ValueError("global.trace must be a list of sink entries, got %s" % type(config).__name__)
+    built = []
+    for index, entry in enumerate(config):
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %r"
+                               % (", ".join(_KINDS), entry))
+        (kind, value), = entry.items()
+        if kind not in _KINDS:
+            raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
+        if value is False or value is None:
+            continue
+        built.append(_build(index, kind, _options(index, kind, value)))
+    return built
+
+
+def apply_trace_config(trace_cls, config) -> list:
+    """Build every sink of ``config`` and then register them all on ``trace_cls``."""
+    built = parse_trace_config(config)
+    return [trace_cls.add_sink(sink, **filters) for sink, filters in built]

@@ -1,0 +1,242 @@
+"""The event catalogue: one table of every event flowtrace can emit.
+
+This table is the single source for the ``Trace.<NAME>`` constants, their
+names and levels, ``Trace.WARN_EVENTS``, the ``flowtrace events`` listing and
+the event reference in the documentation. Values 0-49 are Selinon's and must
+never change; new events are appended with the next free value.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+INFO = "info"
+WARNING = "warning"
+ERROR = "error"
+
+#: Levels in increasing severity; a sink's ``min_level`` is compared by index.
+LEVELS = (INFO, WARNING, ERROR)
+
+DISPATCHER = "dispatcher"
+TASK = "task"
+DISPATCHER_OR_TASK = "dispatcher/task"
+STORAGE_ADAPTER = "storage adapter"
+PRODUCER = "producer"
+
+
+class Event(NamedTuple):
+    """One row of the catalogue.
+
+    .. versionadded:: 0.1.0
+    """
+
+    value: int
+    name: str
+    level: str
+    emitter: str
+    keys: tuple
+    description: str
+
+
+# Keys that recur; kept as tuples so rows stay readable.
+_FLOW = ("flow_name", "dispatcher_id", "node_args", "queue", "selective")
+_WAKEUP = _FLOW + ("state", "retry", "retried_count", "parent")
+_TASK = ("task_name", "task_id", "flow_name", "dispatcher_id", "parent", "node_args", "queue", "retried_count")
+_NODE = ("flow_name", "dispatcher_id", "node_name", "node_id", "selective")
+_STATE_CACHE = ("flow_name", "dispatcher_id", "node_name", "node_id", "parent", "queue", "selective")
+_RESULT_CACHE = ("flow_name", "task_name", "task_id", "storage_name")
+_STORAGE = ("flow_name", "task_name", "task_id", "storage_name", "storage_task_name")
+_EDGE = ("flow_name", "dispatcher_id", "nodes_from", "nodes_to", "condition_str", "foreach_str", "parent", "node_args",
+         "selective")
+_FALLBACK = ("flow_name", "dispatcher_id", "nodes", "fallback", "state", "selective")
+_ERROR = ("what",)
+
+_ROWS = (
+    Event(0, "DISPATCHER_WAKEUP", INFO, DISPATCHER, _WAKEUP,
+          "The dispatcher woke up and is about to inspect the state of its flow."),
+    Event(1, "FLOW_START", INFO, DISPATCHER, _FLOW,
+          "A flow starts; emitted after the first DISPATCHER_WAKEUP of a dispatcher."),
+    Event(2, "TASK_SCHEDULE", INFO, DISPATCHER,
+          ("task_name", "task_id", "flow_name", "dispatcher_id", "parent", "node_args", "queue", "countdown",
+           "condition_str", "foreach_str", "selective", "selective_edge"),
+          "The dispatcher sent a task of its flow to the broker."),
+    Event(3, "TASK_START", INFO, TASK, _TASK,
+          "A worker is about to execute a task."),
+    Event(4, "SUBFLOW_SCHEDULE", INFO, DISPATCHER,
+          ("flow_name", "dispatcher_id", "child_flow_name", "child_dispatcher_id", "parent", "node_args", "queue",
+           "countdown", "condition_str", "foreach_str", "selective"),
+          "The dispatcher started a child dispatcher for a subflow."),
+    Event(5, "TASK_END", INFO, TASK, _TASK + ("runtime",),
+          "A task finished successfully."),
+    Event(6, "NODE_SUCCESSFUL", INFO, DISPATCHER, _NODE,
+          "The dispatcher saw a node of its flow (a task or a subflow) succeed."),
+    Event(7, "TASK_DISCARD_RESULT", WARNING, TASK, _TASK + ("result",),
+          "A task returned something other than None, but no storage is assigned to keep it."),
+    Event(8, "TASK_FAILURE", WARNING, TASK, _TASK + ("what",),
+          "A task raised an exception and is marked as failed."),
+    Event(9, "TASK_RETRY", WARNING, TASK, _TASK + ("what", "countdown"),
+          "A task failed and will be run again."),
+    Event(10, "FLOW_FAILURE", WARNING, DISPATCHER, _FLOW + ("state", "will_retry"),
+          "A flow failed: nodes failed and no fallback handled them."),
+    Event(11, "DISPATCHER_FAILURE", ERROR, DISPATCHER, _FLOW + _ERROR,
+          "The dispatcher itself hit an unexpected error; this points at a bug."),
+    Event(12, "NODE_FAILURE", WARNING, DISPATCHER, _NODE + ("what",),
+          "The dispatcher saw a node of its flow (a task or a subflow) fail."),
+    Event(13, "FALLBACK_START", INFO, DISPATCHER, _FALLBACK,
+          "A fallback starts to handle failed nodes."),
+    Event(14, "DISPATCHER_RETRY", INFO, DISPATCHER, _WAKEUP + ("state_dict", "countdown"),
+          "The dispatcher scheduled what it could and will look at the flow again later."),
+    Event(15, "FLOW_END", INFO, DISPATCHER, _FLOW + ("state",),
+          "A flow finished successfully."),
+    Event(16, "STORAGE_CONNECT", INFO, DISPATCHER_OR_TASK, ("storage_name",),
+          "A storage adapter is not connected yet, so connect() is called."),
+    Event(17, "STORAGE_DISCONNECT", INFO, STORAGE_ADAPTER, ("storage_name",),
+          "A storage adapter is being disconnected with disconnect()."),
+    Event(18, "STORAGE_RETRIEVE", INFO, DISPATCHER_OR_TASK, _STORAGE,
+          "A task result is about to be read from its storage."),
+    Event(19, "STORAGE_RETRIEVED", INFO, DISPATCHER_OR_TASK, _STORAGE,
+          "A task result was read from its storage."),
+    Event(20, "STORAGE_STORE", INFO, TASK, _STORAGE,
+          "A task result is about to be written to its storage."),
+    Event(21, "STORAGE_STORED", INFO, TASK, _STORAGE + ("record_id",),
+          "A task result was written to its storage."),
+    Event(22, "EDGE_COND_FALSE", INFO, DISPATCHER, _EDGE,
+          "An edge's condition was false, so its destination nodes are not scheduled."),
+    Event(23, "FOREACH_RESULT", INFO, DISPATCHER, _EDGE + ("result",),
+          "A foreach function returned the items that decide how many nodes are scheduled."),
+    Event(24, "NODE_STATE_CACHE_GET", INFO, DISPATCHER, _STATE_CACHE,
+          "The dispatcher asks the state cache whether a node finished."),
+    Event(25, "NODE_STATE_CACHE_ADD", INFO, DISPATCHER, _STATE_CACHE,
+          "A finished node's state was missing from the state cache and is added."),
+    Event(26, "NODE_STATE_CACHE_MISS", INFO, DISPATCHER, _STATE_CACHE + _ERROR,
+          "A node's state was not in the state cache."),
+    Event(27, "NODE_STATE_CACHE_HIT", INFO, DISPATCHER, _STATE_CACHE,
+          "A node's state was found in the state cache."),
+    Event(28, "TASK_RESULT_CACHE_GET", INFO, DISPATCHER_OR_TASK, _RESULT_CACHE,
+          "A task result is looked up in the result cache."),
+    Event(29, "TASK_RESULT_CACHE_ADD", INFO, DISPATCHER_OR_TASK, _RESULT_CACHE,
+          "A task result read from storage is added to the result cache."),
+    Event(30, "TASK_RESULT_CACHE_MISS", INFO, DISPATCHER_OR_TASK, _RESULT_CACHE + _ERROR,
+          "A task result was not in the result cache."),
+    Event(31, "TASK_RESULT_CACHE_HIT", INFO, DISPATCHER_OR_TASK, _RESULT_CACHE,
+          "A task result was found in the result cache."),
+    Event(32, "SELECTIVE_OMIT_EDGE", INFO, DISPATCHER, _EDGE,
+          "In a selective run, an edge is skipped: it does not lead to a requested task."),
+    Event(33, "SELECTIVE_OMIT_NODE", INFO, DISPATCHER, _EDGE + ("omitted_node",),
+          "In a selective run, a node is skipped: it is neither requested nor needed by a requested task."),
+    Event(34, "SELECTIVE_RUN_FUNC", INFO, DISPATCHER,
+          ("flow_name", "dispatcher_id", "node_name", "parent", "node_args", "selective", "result"),
+          "The result of a selective run function, deciding whether a node is run again."),
+    Event(35, "SELECTIVE_TASK_REUSE", INFO, DISPATCHER, _EDGE + ("task_name", "task_id", "result"),
+          "In a selective run, an earlier result of a task is reused instead of running it."),
+    Event(36, "STORAGE_STORE_ERROR", INFO, TASK, _STORAGE + ("error_type", "error_value", "error_traceback"),
+          "A failed task's error is written to its storage."),
+    Event(37, "STORAGE_OMIT_STORE_ERROR", WARNING, TASK,
+          _STORAGE + ("error_type", "error_value", "error_traceback"),
+          "A failed task's error is not stored: no storage, or its adapter has no store_error()."),
+    Event(38, "FALLBACK_COND_FALSE", INFO, DISPATCHER, _FALLBACK + ("condition_str",),
+          "A fallback's condition was false, so the fallback does not run."),
+    Event(39, "FALLBACK_COND_TRUE", INFO, DISPATCHER, _FALLBACK + ("condition_str",),
+          "A fallback's condition was true, so the fallback runs."),
+    Event(40, "NODE_STATE_CACHE_ISSUE", WARNING, DISPATCHER, _STATE_CACHE + _ERROR,
+          "The state cache failed while a node's state was read or added."),
+    Event(41, "TASK_RESULT_CACHE_ISSUE", WARNING, DISPATCHER_OR_TASK, _RESULT_CACHE + _ERROR,
+          "The result cache failed while a task result was read or added."),
+    Event(42, "STORAGE_ISSUE", WARNING, DISPATCHER_OR_TASK, _STORAGE + _ERROR,
+          "A storage adapter failed; the operation is retried rather than losing the result."),
+    Event(43, "RESULT_BACKEND_ISSUE", WARNING, DISPATCHER, _STATE_CACHE + _ERROR,
+          "Celery's result backend failed while the dispatcher read a node's state."),
+    Event(44, "FLOW_RETRY", WARNING, DISPATCHER, _FLOW + ("countdown", "retried_count", "max_retry"),
+          "A failed flow is started again as a whole, within its max_retry."),
+    Event(45, "MIGRATION", INFO, DISPATCHER, _FLOW + ("migration_version",),
+          "A flow's stored state was migrated to a newer flow definition."),
+    Event(46, "MIGRATION_SKEW", WARNING, DISPATCHER, _FLOW + ("available_migration_version",),
+          "The flow's migration version does not match the migrations available."),
+    Event(47, "MIGRATION_TAINTED_FLOW", INFO, DISPATCHER, _FLOW + ("migration_version",),
+          "A migration found the flow tainted by a change in its definition."),
+    Event(48, "MIGRATION_ERROR", WARNING, DISPATCHER, _FLOW + _ERROR,
+          "Migrating a flow's stored state raised an error."),
+    Event(49, "EAGER_FAILURE", WARNING, DISPATCHER, _FLOW + ("state",),
+          "A flow failed while running eagerly (task_always_eager)."),
+    # Selinon 1.4's later additions, appended so the values above never move.
+    Event(50, "FLOW_SCHEDULE", INFO, PRODUCER, _FLOW,
+          "A flow was handed to the broker by run_flow(); its dispatcher has not started yet."),
+    Event(51, "STORAGE_DELETE", INFO, DISPATCHER_OR_TASK, _STORAGE,
+          "A task result is about to be deleted from its storage."),
+    Event(52, "STORAGE_DELETED", INFO, DISPATCHER_OR_TASK, _STORAGE,
+          "A task result was deleted from its storage."),
+)
+
+#: The catalogue, in value order. Append only.
+EVENTS = _ROWS
+
+#: value -> Event
+BY_VALUE = {row.value: row for row in EVENTS}
+
+#: name -> Event
+BY_NAME = {row.name: row for row in EVENTS}
+
+#: The seed's WARN_EVENTS, in the seed's order; later warning events follow it.
+_SEED_WARN_ORDER = (12, 7, 9, 8, 10, 37, 40, 41, 42, 43, 44, 46, 48, 49)
+
+#: Every event at warning level: the seed's tuple first, in its order, then the rest by value.
+WARN_EVENTS = _SEED_WARN_ORDER + tuple(
+    row.value for row in EVENTS if row.level == WARNING and row.value not in _SEED_WARN_ORDER
+)
+
+
+def _check_table():
+    # A wrong row would silently shift every constant after it; fail at import instead.
+    for index, row in enumerate(EVENTS):
+        if row.value != index:
+            raise AssertionError("event table out of order at %r" % (row,))
+        if row.level not in LEVELS:
+            raise AssertionError("bad level in %r" % (row,))
+    if len(BY_NAME) != len(EVENTS):
+        raise AssertionError("duplicate event name in the catalogue")
+    for value in _SEED_WARN_ORDER:
+        if BY_VALUE[value].level != WARNING:
+            raise AssertionError("seed warn event %s is not at warning level" % BY_VALUE[value].name)
+
+
+_check_table()
+
+
+def level_of(event: int) -> str:
+    """Return the level (``'info'``, ``'warning'`` or ``'error'``) of an event value.
+
+    Raises:
+        ValueError: if the value is not in the catalogue.
+
+    .. versionadded:: 0.1.0
+    """
+    try:
+        return BY_VALUE[event].level
+    except (KeyError, TypeError):
+        raise ValueError("unknown flowtrace event %r" % (event,)) from None
+
+
+def events_at_or_above(level: str) -> frozenset:
+    """Return the values of all events whose level is ``level`` or more severe.
+
+    Raises:
+        ValueError: if ``level`` is not one of :data:`LEVELS`.
+
+    .. versionadded:: 0.1.0
+    """
+    if level not in LEVELS:
+        raise ValueError("unknown level %r; expected one of %s" % (level, ", ".join(LEVELS)))
+    floor = LEVELS.index(level)
+    return frozenset(row.value for row in EVENTS if LEVELS.index(row.level) >= floor)
+
+
+def as_dicts() -> list:
+    """Return the catalogue as a list of plain dicts, for JSON output.
+
+    .. versionadded:: 0.1.0
+    """
+    return [
+        {"value": row.value, "name": row.name, "level": row.level, "emitter": row.emitter,
+         "keys": list(row.keys), "description": row.description}
+        for row in EVENTS
+    ]

@@ -1,0 +1,128 @@
+"""The JSON lines sink: one object per line, written with one ``write`` call."""
+
+from __future__ import annotations
+
+import io
+import os
+
+from flowtrace import _host, _serialize, events
+from flowtrace._clock import utc_iso
+from flowtrace._report import FailureCounter
+from flowtrace.context import current_ids
+
+DEFAULT_MAX_LINE = 64 * 1024
+_MIN_MAX_LINE = 1024
+
+_NAMES = {row.value: row.name for row in events.EVENTS}
+
+
+class JsonSink:
+    """Write each event as one line of JSON.
+
+    The line holds ``event``, ``event_id``, ``time`` (ISO-8601 UTC, fixed
+    width, ``Z``), ``node``, ``pid``, ``trace_id``, ``span_id`` and
+    ``details`` (the msg dict). Any Python value serialises; a line longer than
+    ``max_line`` bytes is cut down and marked ``"truncated": true``. The sink
+    never raises: failures to write are counted in :meth:`stats` and reported
+    on the ``flowtrace`` logger, rate-limited.
+
+    Each line goes out in a single ``write``: to a file descriptor (the
+    default, standard output, and paths) through ``os.write``, so that prefork
+    children sharing one pipe or file never interleave their lines.
+
+    Args:
+        stream: ``None`` for the process's standard output (file descriptor 1,
+            bypassing ``sys.stdout`` so that Celery's redirection of stdout to
+            its logger does not wrap the lines); a path to append to; a file
+            descriptor; or any object with ``write`` (text or binary).
+        max_line: the longest line written, in bytes, newline included.
+
+    Raises:
+        ValueError: if ``max_line`` is below 1024 or ``stream`` is none of the above.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, stream=None, max_line: int = DEFAULT_MAX_LINE):
+        if not isinstance(max_line, int) or isinstance(max_line, bool) or max_line < _MIN_MAX_LINE:
+            raise ValueError("max_line must be an int of at least %d bytes, got %r" % (_MIN_MAX_LINE, max_line))
+        self.max_line = max_line
+        self._owned_fd = None
+        self._fd = None
+        self._stream = None
+        self._binary = False
+        if stream is None:
+            self._fd = 1
+            self.name = "json:stdout"
+        elif isinstance(stream, (str, os.PathLike)):
+            path = os.fspath(stream)
+            self._fd = self._owned_fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self.name = "json:%s" % path
+        elif isinstance(stream, int) and not isinstance(stream, bool):
+            if stream < 0:
+                raise ValueError("a file descriptor must not be negative, got %r" % (stream,))
+            self._fd = stream
+            self.name = "json:fd%d" % stream
+        elif callable(getattr(stream, "write", None)):
+            self._stream = stream
+            self._binary = _is_binary(stream)
+            self.name = "json:%s" % (getattr(stream, "name", None) or type(stream).__name__)
+        else:
+            raise ValueError("stream must be None, a path, a file descriptor or a writable object, got %r" % (stream,))
+        self.failures = FailureCounter("sink " + self.name)
+        self.lines = 0
+
+    def __call__(self, event, msg_dict):
+        try:
+            trace_id, span_id = current_ids()
+            record = {
+                "event": _NAMES.get(event) or str(event),
+                "event_id": event,
+                "time": utc_iso(),
+                "node": _host.node,
+                "pid": _host.pid,
+                "trace_id": trace_id,
+                "span_id": span_id,
+                "details": msg_dict,
+            }
+            line = _serialize.dumps_capped(record, self.max_line - 1) + b"\n"
+            self._write(line)
+            self.lines += 1
+        except Exception as exc:
+            self.failures.record(_NAMES.get(event, str(event)), exc)
+
+    def _write(self, data: bytes) -> None:
+        fd = self._fd
+        if fd is not None:
+            written = os.write(fd, data)
+            while written < len(data):  # only for non-blocking descriptors or signals
+                data = data[written:]
+                written = os.write(fd, data)
+            return
+        stream = self._stream
+        stream.write(data if self._binary else data.decode("utf-8"))
+        flush = getattr(stream, "flush", None)
+        if flush is not None:
+            flush()
+
+    def stats(self) -> dict:
+        """Return ``lines`` written and ``write_errors``."""
+        return {"lines": self.lines, "write_errors": self.failures.count}
+
+    def close(self) -> None:
+        """Close the file this sink opened itself, if any."""
+        fd, self._owned_fd = self._owned_fd, None
+        if fd is not None:
+            self._fd = None
+            os.close(fd)
+
+
+def _is_binary(stream) -> bool:
+    if isinstance(stream, io.TextIOBase):
+        return False
+    if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
+        return True
+    return "b" in getattr(stream, "mode", "")
+
+
+__all__ = ["JsonSink", "DEFAULT_MAX_LINE"]

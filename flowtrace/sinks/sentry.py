@@ -1,0 +1,104 @@
+"""The Sentry sink: breadcrumbs for every event, Sentry events for warnings and errors."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from flowtrace import _deps, events
+
+_LEVEL_OF = {row.value: row.level for row in events.EVENTS}
+_NAMES = {row.value: row.name for row in events.EVENTS}
+_CAPTURED = (events.WARNING, events.ERROR)
+_TAG_KEYS = ("flow_name", "task_name", "dispatcher_id", "trace_id")
+_ENV_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+#: The msg key under which an emitter passes the exception (an exception
+#: object or a ``sys.exc_info()`` tuple) so that Sentry gets its traceback.
+EXC_KEY = "exc_info"
+
+
+def expand_env(value: str) -> str:
+    """Replace each ``{NAME}`` in ``value`` by the environment variable ``NAME``.
+
+    Raises:
+        ValueError: naming the variable that is not set (never the value itself).
+    """
+
+    def lookup(match):
+        name = match.group(1)
+        try:
+            return os.environ[name]
+        except KeyError:
+            raise ValueError("the Sentry DSN refers to the environment variable %s, which is not set" % name) from None
+
+    return _ENV_REF.sub(lookup, value)
+
+
+class SentrySink:
+    """Report events to Sentry through sentry-sdk.
+
+    Every event becomes a breadcrumb (category ``flowtrace``, the event's
+    level, the msg dict as data). Events at warning or error level also become
+    Sentry events: ``capture_exception`` with the exception the emitter passed
+    under the ``exc_info`` key, otherwise ``capture_message``. They are tagged
+    with ``event`` and, where present, ``flow_name``, ``task_name``,
+    ``dispatcher_id`` and ``trace_id``, and grouped by event and task or flow name.
+
+    Delivery is sentry-sdk's: its transport queues envelopes and sends them
+    from a background thread, dropping (and counting in its client reports)
+    when the queue is full, so a Sentry that is down never blocks a task.
+
+    Args:
+        dsn: the DSN. ``{NAME}`` parts are replaced by environment variables,
+            as Selinon does. ``None`` uses the client sentry-sdk already has.
+        options: passed to ``sentry_sdk.init`` together with ``dsn``.
+
+    Raises:
+        flowtrace.MissingDependency: if sentry-sdk is not installed.
+        ValueError: if ``dsn`` is not a string, names an unset variable, or
+            is ``None`` while no Sentry client is active.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, dsn=None, **options):
+        self._sdk = sdk = _deps.require("sentry_sdk", "sentry", "trace_by_sentry")
+        if dsn is None:
+            if options:
+                raise ValueError("Sentry options were given without a dsn; pass dsn= or initialise sentry_sdk yourself")
+            if not sdk.get_client().is_active():
+                raise ValueError("no Sentry client is initialised; pass a dsn or call sentry_sdk.init() first")
+        else:
+            if not isinstance(dsn, str):
+                raise ValueError("the Sentry dsn must be a string, got %s" % type(dsn).__name__)
+            sdk.init(dsn=expand_env(dsn), **options)
+        self.name = "sentry"
+
+    def __call__(self, event, msg_dict):
+        sdk = self._sdk
+        name = _NAMES.get(event) or str(event)
+        level = _LEVEL_OF.get(event, events.INFO)
+        exc = msg_dict.get(EXC_KEY)
+        data = msg_dict if exc is None else {k: v for k, v in msg_dict.items() if k != EXC_KEY}
+        sdk.add_breadcrumb(category="flowtrace", message=name, level=level, data=data)
+        if level not in _CAPTURED:
+            return
+        with sdk.new_scope() as scope:
+            scope.set_tag("event", name)
+            for key in _TAG_KEYS:
+                value = msg_dict.get(key)
+                if value is not None:
+                    scope.set_tag(key, str(value))
+            scope.set_context("flowtrace", {"event": name, "event_id": event, "details": data})
+            subject = msg_dict.get("task_name") or msg_dict.get("flow_name") or ""
+            scope.fingerprint = ["flowtrace", name, str(subject)]
+            scope.level = level
+            if isinstance(exc, BaseException) or (isinstance(exc, tuple) and len(exc) == 3 and exc[1] is not None):
+                sdk.capture_exception(exc)
+            else:
+                sdk.capture_message(("%s %s" % (name, subject)).strip(), level=level)
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait up to ``timeout`` seconds for queued Sentry envelopes to be sent."""
+        self._sdk.flush(timeout=timeout)

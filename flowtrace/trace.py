@@ -1,0 +1,398 @@
+"""``Trace``: the event constants, the sink registry and ``Trace.log``."""
+
+from __future__ import annotations
+
+import threading
+
+from flowtrace import _redact, events
+from flowtrace._report import FailureCounter
+
+__all__ = ["Trace"]
+
+class _Entry:
+    """One registered sink, its filter and its failure counter."""
+
+    __slots__ = ("sink", "name", "accepts", "failures")
+
+    def __init__(self, sink, name, accepts):
+        self.sink = sink
+        self.name = name
+        self.accepts = accepts  # None: every event; else a frozenset of values
+        self.failures = FailureCounter("sink " + name)
+
+
+class _Registry:
+    """The one place where flowtrace keeps global state."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        # Readers take this tuple without locking; writers replace it whole.
+        self.entries = ()
+        self.routes = {}
+
+
+_registry = _Registry()
+
+
+# With no sink registered, Trace.log is bound to a C-level callable that
+# accepts any positional and keyword arguments and does nothing with them:
+# str.format ignores arguments its template does not use. This skips the
+# Python frame a ``def`` would cost on every emit (bench/trace_bench.py).
+_noop_log = "".format
+
+
+def _log(event, *msg_dicts, **kwargs):
+    if msg_dicts:
+        if len(msg_dicts) == 1:
+            msg = {**msg_dicts[0], **kwargs} if kwargs else dict(msg_dicts[0])
+        else:
+            msg = {}
+            for part in msg_dicts:
+                msg.update(part)
+            msg.update(kwargs)
+    else:
+        msg = kwargs  # already a fresh dict owned by this call
+    _redact.redact_top(msg)
+    for entry in _registry.entries:
+        accepts = entry.accepts
+        if accepts is not None and event not in accepts:
+            continue
+        try:
+            entry.sink(event, msg)
+        except Exception as exc:  # a sink must never reach the emitter
+            _record_failure(entry, event, exc)
+
+
+def _record_failure(entry, event, exc):
+    entry.failures.record(_event_label(event), exc)
+
+
+def _event_label(event):
+    row = events.BY_VALUE.get(event)
+    return row.name if row is not None else "flush/close"
+
+
+def _validate_events(values):
+    accepted = set()
+    for value in values:
+        if isinstance(value, str):
+            if value not in events.BY_NAME:
+                raise ValueError("unknown flowtrace event name %r" % (value,))
+            value = events.BY_NAME[value].value
+        elif value not in events.BY_VALUE:
+            raise ValueError("unknown flowtrace event %r" % (value,))
+        accepted.add(value)
+    return accepted
+
+
+def _build_filter(event_filter, min_level):
+    accepts = None
+    if event_filter is not None:
+        if isinstance(event_filter, (str, int)):
+            event_filter = (event_filter,)
+        accepts = _validate_events(event_filter)
+    if min_level is not None:
+        at_or_above = events.events_at_or_above(min_level)
+        accepts = set(at_or_above) if accepts is None else accepts & at_or_above
+    return None if accepts is None else frozenset(accepts)
+
+
+def _sink_name(sink):
+    name = getattr(sink, "name", None)
+    if isinstance(name, str) and name:
+        return name
+    name = getattr(sink, "__qualname__", None) or type(sink).__name__
+    module = getattr(sink, "__module__", None)
+    return "%s.%s" % (module, name) if module else name
+
+
+class _TraceMeta(type):
+    """Gives ``Trace`` a read-only ``enabled`` flag for hot call sites."""
+
+    @property
+    def enabled(cls) -> bool:
+        """True when at least one sink is registered."""
+        return bool(_registry.entries)
+
+
+class Trace(metaclass=_TraceMeta):
+    """Flow events and where they go.
+
+    Every event has an integer constant on this class (``Trace.TASK_START``,
+    ``Trace.FLOW_END``, ...), with the values of Selinon's ``selinon.trace``.
+    Emitters call :meth:`log`; each registered sink is then called with
+    ``(event, msg_dict)``. ``Trace`` is used through the class and never
+    instantiated.
+
+    .. versionadded:: 0.1.0
+    """
+
+    #: Events reported at warning level; Selinon's tuple first, in its order.
+    WARN_EVENTS = events.WARN_EVENTS
+
+    # Trace.log(event, *msg_dicts, **kwargs) merges the dicts left to right,
+    # then the kwargs, redacts, and calls each sink. It is swapped between
+    # _log and _noop_log as sinks come and go (documented in docs/api.rst).
+    log = staticmethod(_noop_log)
+
+    def __init__(self):
+        raise TypeError("Trace is used through the class; it is never instantiated")
+
+    # --- the catalogue ---------------------------------------------------
+
+    @classmethod
+    def event2str(cls, event: int) -> str:
+        """Return the name of an event value.
+
+        Args:
+            event: an event value, such as ``Trace.TASK_START``.
+
+        Returns:
+            The name, such as ``'TASK_START'``.
+
+        Raises:
+            ValueError: if the value is not in the catalogue.
+
+        .. versionadded:: 0.1.0
+        """
+        try:
+            return events.BY_VALUE[event].name
+        except (KeyError, TypeError):
+            raise ValueError("unknown flowtrace event %r" % (event,)) from None
+
+    @classmethod
+    def level_of(cls, event: int) -> str:
+        """Return ``'info'``, ``'warning'`` or ``'error'`` for an event value.
+
+        Raises:
+            ValueError: if the value is not in the catalogue.
+
+        .. versionadded:: 0.1.0
+        """
+        return events.level_of(event)
+
+    # --- sinks -------------------------------------------------------------
+
+    @classmethod
+    def add_sink(cls, sink, *, events=None, min_level=None, name=None):
+        """Register any callable ``sink(event, msg_dict)``.
+
+        Args:
+            sink: the callable. If it has ``flush()`` or ``close()``, they are
+                called by :meth:`flush` and :meth:`reset`.
+            events: only these events reach the sink (values or names).
+            min_level: only events at this level or above reach the sink
+                (``'info'``, ``'warning'`` or ``'error'``).
+            name: the name used in :meth:`stats` and in failure reports.
+
+        Returns:
+            The sink, so that it can be passed to :meth:`remove_sink`.
+
+        Raises:
+            ValueError: if ``sink`` is not callable, or the filter names an
+                unknown event or level.
+
+        .. versionadded:: 0.1.0
+        """
+        if not callable(sink):
+            raise ValueError("a sink must be callable as sink(event, msg_dict), got %r" % (sink,))
+        accepts = _build_filter(events, min_level)
+        with _registry.lock:
+            taken = {entry.name for entry in _registry.entries}
+            base = name or _sink_name(sink)
+            unique, n = base, 1
+            while unique in taken:
+                n += 1
+                unique = "%s#%d" % (base, n)
+            _registry.entries = _registry.entries + (_Entry(sink, unique, accepts),)
+            Trace.log = staticmethod(_log)
+        return sink
+
+    @classmethod
+    def remove_sink(cls, sink) -> bool:
+        """Unregister a sink; returns whether it was registered.
+
+        .. versionadded:: 0.1.0
+        """
+        with _registry.lock:
+            kept = tuple(entry for entry in _registry.entries if entry.sink is not sink)
+            found = len(kept) != len(_registry.entries)
+            _registry.entries = kept
+            if not kept:
+                Trace.log = staticmethod(_noop_log)
+        return found
+
+    @classmethod
+    def sinks(cls) -> list:
+        """Return the registered sinks, in call order.
+
+        .. versionadded:: 0.1.0
+        """
+        return [entry.sink for entry in _registry.entries]
+
+    @classmethod
+    def trace_by_func(cls, func, *, events=None, min_level=None):
+        """Register a function called as ``func(event, msg_dict)`` for every event.
+
+        .. versionadded:: 0.1.0
+        """
+        return cls.add_sink(func, events=events, min_level=min_level)
+
+    @classmethod
+    def trace_by_logging(cls, logger=None, *, events=None, min_level=None):
+        """Log every event through :mod:`logging`; see :class:`flowtrace.sinks.logging.LoggingSink`.
+
+        Args:
+            logger: a :class:`logging.Logger` or a logger name; the default is
+                ``flowtrace.trace``. Each call makes its own sink, so a second
+                call with another logger leaves the first one working.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.sinks.logging import LoggingSink
+
+        return cls.add_sink(LoggingSink(logger), events=events, min_level=min_level)
+
+    @classmethod
+    def trace_by_json(cls, stream=None, *, events=None, min_level=None, max_line=None):
+        """Write every event as one JSON line; see :class:`flowtrace.sinks.json.JsonSink`.
+
+        Args:
+            stream: a writable text or binary stream, a file descriptor or a
+                path to append to; standard output by default.
+            max_line: the longest line written, in bytes.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.sinks.json import JsonSink
+
+        kwargs = {} if max_line is None else {"max_line": max_line}
+        return cls.add_sink(JsonSink(stream, **kwargs), events=events, min_level=min_level)
+
+    @classmethod
+    def trace_by_structlog(cls, logger=None, *, events=None, min_level=None):
+        """Send every event to structlog; see :class:`flowtrace.sinks.structlog.StructlogSink`.
+
+        Raises:
+            flowtrace.MissingDependency: if structlog is not installed.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.sinks.structlog import StructlogSink
+
+        return cls.add_sink(StructlogSink(logger), events=events, min_level=min_level)
+
+    @classmethod
+    def trace_by_sentry(cls, dsn=None, *, events=None, min_level=None, **options):
+        """Send events to Sentry; see :class:`flowtrace.sinks.sentry.SentrySink`.
+
+        Args:
+            dsn: the DSN; ``{NAME}`` is replaced by the environment variable
+                ``NAME``. ``None`` uses the client sentry-sdk already has.
+            options: passed to ``sentry_sdk.init`` with the DSN.
+
+        Raises:
+            flowtrace.MissingDependency: if sentry-sdk is not installed.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.sinks.sentry import SentrySink
+
+        return cls.add_sink(SentrySink(dsn, **options), events=events, min_level=min_level)
+
+    # --- configuration, stats, lifecycle -----------------------------------
+
+    @classmethod
+    def configure(cls, config):
+        """Register sinks from a Selinon-style ``global: trace:`` list.
+
+        Args:
+            config: the list itself, or a mapping holding it under ``trace``
+                (as ``global`` does). See :mod:`flowtrace.config`.
+
+        Returns:
+            The sinks registered.
+
+        Raises:
+            ValueError: naming the entry that is wrong.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.config import apply_trace_config
+
+        return apply_trace_config(cls, config)
+
+    @classmethod
+    def redact_keys(cls, *fragments: str) -> tuple:
+        """Add key fragments whose values are replaced by ``'[redacted]'``; return the full list.
+
+        .. versionadded:: 0.1.0
+        """
+        if fragments:
+            _redact.add_keys(*fragments)
+        return _redact.keys()
+
+    @classmethod
+    def stats(cls) -> dict:
+        """Return, per sink name, its ``errors``, ``dropped`` and ``last_error``.
+
+        ``dropped`` counts events a sink with a queue had to discard; it is
+        read from the sink's own ``stats()`` when it has one.
+
+        .. versionadded:: 0.1.0
+        """
+        result = {}
+        for entry in _registry.entries:
+            row = {"errors": entry.failures.count, "dropped": 0, "last_error": entry.failures.last_error}
+            own = getattr(entry.sink, "stats", None)
+            if callable(own):
+                try:
+                    extra = own()
+                except Exception as exc:
+                    extra = {"stats_error": "%s: %s" % (type(exc).__name__, exc)}
+                if isinstance(extra, dict):
+                    row.update(extra)
+            result[entry.name] = row
+        return result
+
+    @classmethod
+    def flush(cls, timeout: float = 5.0) -> None:
+        """Call ``flush(timeout)`` on every sink that has one.
+
+        .. versionadded:: 0.1.0
+        """
+        for entry in _registry.entries:
+            _call_optional(entry, "flush", timeout)
+
+    @classmethod
+    def reset(cls) -> None:
+        """Close and remove every sink and restore the default redaction list; for tests.
+
+        .. versionadded:: 0.1.0
+        """
+        with _registry.lock:
+            entries, _registry.entries = _registry.entries, ()
+            Trace.log = staticmethod(_noop_log)
+        _redact.reset()
+        for entry in entries:
+            _call_optional(entry, "close")
+
+
+def _call_optional(entry, method, *args):
+    fn = getattr(entry.sink, method, None)
+    if not callable(fn):
+        return
+    try:
+        fn(*args)
+    except TypeError:
+        try:
+            fn()
+        except Exception as exc:
+            _record_failure(entry, -1, exc)
+    except Exception as exc:
+        _record_failure(entry, -1, exc)
+
+
+for _row in events.EVENTS:
+    setattr(Trace, _row.name, _row.value)
+del _row
