@@ -17,7 +17,7 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m flowtrace demo
+	$(PY) examples/sinks_tour/tour.py
 
 test: $(STAMP)
 	$(PY) -m pytest

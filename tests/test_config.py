@@ -1,0 +1,123 @@
+"""Tests for flowtrace/config.py: Trace.configure and Selinon's global: trace: list."""
+
+import logging
+import sys
+
+import pytest
+import yaml
+
+from flowtrace import Trace
+from flowtrace.sinks.json import JsonSink
+from flowtrace.sinks.logging import LoggingSink
+from flowtrace.sinks.structlog import StructlogSink
+
+# A function sink for the `function:` entry; referenced by module and name.
+received = []
+
+
+def collect(event, msg):
+    received.append((event, msg))
+
+
+class TestConfigure:
+    def test_selinon_style_yaml(self, tmp_path):
+        """A global: trace: list as Selinon writes it registers the logging, JSON, structlog and function sinks."""
+        out = tmp_path / "events.jsonl"
+        config = yaml.safe_load(f"""
+global:
+  trace:
+    - logging: true
+    - json:
+        path: {out}
+    - structlog: true
+    - function:
+        import: tests.test_config
+        name: collect
+    - sentry: false
+""")
+        received.clear()
+        sinks = Trace.configure(config["global"])
+        Trace.log(Trace.FLOW_START, flow_name="f")
+        Trace.flush()
+        assert ([LoggingSink, JsonSink, StructlogSink, type(collect)], [(Trace.FLOW_START, {"flow_name": "f"})], 1) == (
+            [type(s) for s in sinks], received, len(out.read_text().splitlines()))
+
+    def test_options_and_filters(self):
+        """Sink options and the events/min_level filters are applied."""
+        sinks = Trace.configure([{"logging": {"logger": "cfg.test", "min_level": "warning"}}])
+        records = []
+
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record.event)
+
+        log = logging.getLogger("cfg.test")
+        log.propagate = False
+        log.setLevel(logging.INFO)
+        log.addHandler(Keep())
+        Trace.log(Trace.TASK_START)
+        Trace.log(Trace.TASK_FAILURE)
+        assert ("cfg.test", ["TASK_FAILURE"]) == (sinks[0].logger.name, records)
+
+    @pytest.mark.parametrize("config, message", [
+        ("nope", "global.trace must be a list of sink entries, got str"),
+        ([{"loging": True}], "global.trace entry 1: unknown sink 'loging'; expected one of logging, json, structlog, sentry, function"),
+        ([{"logging": True, "json": True}], "global.trace entry 1: expected a mapping with one key (one of logging, json, structlog, sentry, function), got {'logging': True, 'json': True}"),
+        ([{"json": True}, {"json": {"paht": "x"}}], "global.trace entry 2 (json): unknown option 'paht'; expected path, max_line, events, min_level"),
+        ([{"json": "yes"}], "global.trace entry 1 (json): expected true, false or a mapping of options, got 'yes'"),
+        ([{"function": {"import": "os"}}], "global.trace entry 1 (function): missing 'name'"),
+        ([{"function": {"import": "no.such.module", "name": "f"}}], "global.trace entry 1 (function): cannot import module 'no.such.module' for the function sink: ModuleNotFoundError: No module named 'no'"),
+        ([{"function": {"import": "os", "name": "sep"}}], "global.trace entry 1 (function): os.sep is not callable, so it cannot be a sink"),
+        ([{"sentry": {"environment": "x"}}], "global.trace entry 1 (sentry): a 'dsn' is required"),
+        ([{"logging": {"min_level": "loud"}}], "global.trace entry 1 (logging): unknown level 'loud'; expected one of info, warning, error"),
+        ([{"logging": {"events": ["NOT_AN_EVENT"]}}], "global.trace entry 1 (logging): unknown flowtrace event name 'NOT_AN_EVENT'"),
+        ({"trace": [], "other": 1}, "expected a mapping with only a 'trace' key, got keys ['other', 'trace']"),
+    ])
+    def test_bad_entries_name_the_entry(self, config, message):
+        """A bad entry raises ValueError naming the entry and what is wrong, and registers nothing."""
+        with pytest.raises(ValueError) as info:
+            Trace.configure(config)
+        assert (message, []) == (str(info.value), Trace.sinks())
+
+    def test_a_bad_entry_registers_nothing(self):
+        """When a later entry is wrong, the earlier valid ones are not registered either."""
+        with pytest.raises(ValueError):
+            Trace.configure([{"logging": True}, {"json": {"max_line": 10}}])
+        assert [] == Trace.sinks()
+
+    def test_missing_extra_is_named(self, monkeypatch):
+        """An entry whose package is missing says which extra to install."""
+        monkeypatch.setitem(sys.modules, "structlog", None)
+        with pytest.raises(ValueError) as info:
+            Trace.configure([{"structlog": True}])
+        assert ("global.trace entry 1 (structlog): trace_by_structlog needs the 'structlog' package, which is not "
+                "installed; install it with: pip install 'flowtrace[structlog]'") == str(info.value)
+
+    def test_empty_and_none(self):
+        """An empty list, or a global section without trace, registers nothing."""
+        assert ([], [], []) == (Trace.configure([]), Trace.configure({"trace": None}), Trace.sinks())
+
+
+class TestCaptureEvents:
+    def test_captures_only_inside_the_block(self):
+        """capture_events collects what is emitted inside the block and detaches afterwards."""
+        from flowtrace.testing import capture_events
+
+        Trace.log(Trace.TASK_START, n=0)
+        with capture_events() as captured:
+            Trace.log(Trace.TASK_START, n=1)
+        Trace.log(Trace.TASK_START, n=2)
+        assert ([(Trace.TASK_START, {"n": 1})], ["TASK_START"], []) == (captured, captured.names(), Trace.sinks())
+
+    def test_nested_captures(self):
+        """Nested captures each see the events emitted while they are open."""
+        from flowtrace.testing import capture_events
+
+        with capture_events() as outer:
+            Trace.log(Trace.FLOW_START)
+            with capture_events(min_level="warning") as inner:
+                Trace.log(Trace.FLOW_END)
+                Trace.log(Trace.FLOW_FAILURE)
+        assert (["FLOW_START", "FLOW_END", "FLOW_FAILURE"], ["FLOW_FAILURE"]) == (outer.names(), inner.names())
+
+
