@@ -99,22 +99,29 @@ def parse_trace_config(config) -> list:
     .. versionadded:: 0.1.0
     """
     if isinstance(config, Mapping):
-        if set(config) - {"trace"}:
-            raise ValueError("expected a mapping with only a 'trace' key, got keys %s" % sorted(map(str, config)))
+        # Selinon's whole ``global`` section; its other keys belong to the flow loader.
         config = config.get("trace") or []
     if isinstance(config, (str, bytes)) or not isinstance(config, (list, tuple)):
         raise ValueError("global.trace must be a list of sink entries, got %s" % type(config).__name__)
     built = []
-    for index, entry in enumerate(config):
-        if not isinstance(entry, Mapping) or len(entry) != 1:
-            raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %r"
-                               % (", ".join(_KINDS), entry))
-        (kind, value), = entry.items()
-        if kind not in _KINDS:
-            raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
-        if value is False or value is None:
-            continue
-        built.append(_build(index, kind, _options(index, kind, value)))
+    try:
+        for index, entry in enumerate(config):
+            if not isinstance(entry, Mapping) or len(entry) != 1:
+                raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %r"
+                                   % (", ".join(_KINDS), entry))
+            (kind, value), = entry.items()
+            if kind not in _KINDS:
+                raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
+            if value is False or value is None:
+                continue
+            built.append(_build(index, kind, _options(index, kind, value)))
+    except ValueError:
+        # Release what the valid entries opened (a JSON sink's file); nothing was registered.
+        for sink, _ in built:
+            close = getattr(sink, "close", None)
+            if callable(close):
+                close()
+        raise
     return built
 
 

@@ -179,7 +179,7 @@ BY_NAME = {row.name: row for row in EVENTS}
 #: The seed's WARN_EVENTS, in the seed's order; later warning events follow it.
 _SEED_WARN_ORDER = (12, 7, 9, 8, 10, 37, 40, 41, 42, 43, 44, 46, 48, 49)
 
-#: Every event at warning level: the seed's tuple first, in its order, then the rest by value.
+#: Every event at warning level, with the seed's tuple first in its order and the rest by value.
 WARN_EVENTS = _SEED_WARN_ORDER + tuple(
     row.value for row in EVENTS if row.level == WARNING and row.value not in _SEED_WARN_ORDER
 )

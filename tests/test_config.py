@@ -71,7 +71,6 @@ global:
         ([{"sentry": {"environment": "x"}}], "global.trace entry 1 (sentry): a 'dsn' is required"),
         ([{"logging": {"min_level": "loud"}}], "global.trace entry 1 (logging): unknown level 'loud'; expected one of info, warning, error"),
         ([{"logging": {"events": ["NOT_AN_EVENT"]}}], "global.trace entry 1 (logging): unknown flowtrace event name 'NOT_AN_EVENT'"),
-        ({"trace": [], "other": 1}, "expected a mapping with only a 'trace' key, got keys ['other', 'trace']"),
     ])
     def test_bad_entries_name_the_entry(self, config, message):
         """A bad entry raises ValueError naming the entry and what is wrong, and registers nothing."""
@@ -79,11 +78,21 @@ global:
             Trace.configure(config)
         assert (message, []) == (str(info.value), Trace.sinks())
 
-    def test_a_bad_entry_registers_nothing(self):
-        """When a later entry is wrong, the earlier valid ones are not registered either."""
+    def test_a_bad_entry_registers_nothing(self, tmp_path, monkeypatch):
+        """When a later entry is wrong, the earlier valid ones are not registered and their files are closed."""
+        from flowtrace.sinks import json as json_sink
+
+        closed = []
+        original = json_sink.JsonSink.close
+        monkeypatch.setattr(json_sink.JsonSink, "close", lambda self: closed.append(self.name) or original(self))
         with pytest.raises(ValueError):
-            Trace.configure([{"logging": True}, {"json": {"max_line": 10}}])
-        assert [] == Trace.sinks()
+            Trace.configure([{"json": {"path": str(tmp_path / "a.jsonl")}}, {"json": {"max_line": 10}}])
+        assert ([], ["json:%s" % (tmp_path / "a.jsonl")]) == (Trace.sinks(), closed)
+
+    def test_other_global_keys_are_left_alone(self):
+        """Selinon's whole global section can be passed; keys other than trace are for the flow loader."""
+        sinks = Trace.configure({"trace": [{"logging": True}], "predicates_module": "myapp.predicates"})
+        assert ["logging:flowtrace.trace"] == [s.name for s in sinks]
 
     def test_missing_extra_is_named(self, monkeypatch):
         """An entry whose package is missing says which extra to install."""

@@ -1,0 +1,284 @@
+"""The ``flowtrace`` command line.
+
+Each subcommand is two small functions, registered in :data:`COMMANDS`:
+
+- ``add_arguments(parser)`` declares its options on an :mod:`argparse` parser;
+- ``run(args) -> int`` does the work, writes to ``sys.stdout`` and returns the
+  exit code. It raises :class:`CliError` for a problem the user can fix.
+
+To add a subcommand, write those two functions and add one row to
+:data:`COMMANDS`. Import heavy modules (Celery, the dispatcher) inside ``run``
+so that ``flowtrace events`` stays quick.
+
+:func:`main` turns every error into one line on stderr and an exit code, never
+a traceback: 2 for a bad command line (argparse's convention), 1 for a failure
+while running, 130 after Ctrl-C. ``--traceback`` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import traceback
+from typing import Callable, NamedTuple, Optional, Sequence
+
+from flowtrace import __version__, events
+
+__all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
+
+#: The exit code of a failed run; a bad command line exits with 2.
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """A failure the user can act on; :func:`main` prints it without a traceback.
+
+    Args:
+        message: one line telling what went wrong and, if possible, what to do.
+        exit_code: the process's exit code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Command(NamedTuple):
+    """One subcommand: its name, its one-line help and its two functions.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# --- flowtrace events ---------------------------------------------------------
+
+_TABLE_GAP = "  "
+
+
+def format_table(rows: Sequence[events.Event], keys: bool = False) -> str:
+    """Return the catalogue as an aligned text table, one line per event after a header.
+
+    Columns are value, name, level, emitter and description, then the message
+    keys when ``keys`` is true. Values are right-aligned; the last column is
+    not padded, so no line ends in spaces.
+
+    .. versionadded:: 0.1.0
+    """
+    header = ["VALUE", "NAME", "LEVEL", "EMITTER", "DESCRIPTION"]
+    if keys:
+        header.append("KEYS")
+    lines = [header]
+    for row in rows:
+        cells = [str(row.value), row.name, row.level, row.emitter, row.description]
+        if keys:
+            cells.append(", ".join(row.keys))
+        lines.append(cells)
+    widths = [max(len(line[column]) for line in lines) for column in range(len(header))]
+    out = []
+    for line in lines:
+        cells = [line[0].rjust(widths[0])]
+        cells += [cell.ljust(width) for cell, width in zip(line[1:-1], widths[1:-1])]
+        cells.append(line[-1])
+        out.append(_TABLE_GAP.join(cells).rstrip())
+    return "\n".join(out) + "\n"
+
+
+# Words that read as code: snake_case or UPPER_CASE names and calls such as
+# connect(). They are shown as literals, event names as links to the event.
+_CODE_WORD = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?:\(\))?|\b[A-Za-z_][A-Za-z0-9_]*\(\)")
+_RST_SPECIAL = re.compile(r"([\\`*|_])")
+
+
+def _rst_text(text: str) -> str:
+    """Render catalogue prose as inline reStructuredText, escaping markup characters."""
+    out = []
+    position = 0
+    for match in _CODE_WORD.finditer(text):
+        out.append(_RST_SPECIAL.sub(r"\\\1", text[position:match.start()]))
+        word = match.group(0)
+        if word in events.BY_NAME:
+            out.append(":attr:`~Trace.%s`" % word)
+        else:
+            out.append("``%s``" % word)
+        position = match.end()
+    out.append(_RST_SPECIAL.sub(r"\\\1", text[position:]))
+    return "".join(out)
+
+
+_RST_HEAD = """\
+.. This page is generated from flowtrace/events.py; do not edit it by hand.
+   Regenerate it with:  python -m flowtrace events --rst > docs/events.rst
+
+Event reference
+===============
+
+Every event flowtrace can emit, in value order. The constants live on
+:class:`~flowtrace.Trace`, so an emitter writes ``Trace.log(Trace.TASK_START,
+msg_dict)`` and a sink compares ``event == Trace.TASK_START``. Values 0 to 49
+are the ones Selinon uses; later events are numbered from 50 upward and never
+renumbered.
+
+The *level* decides how the logging, structlog and Sentry sinks report an
+event and what the ``min_level`` filter lets through. The *keys* are those
+the emitter puts in the message dict; a sink should accept extra keys and
+missing ones alike.
+
+The same table is printed by ``flowtrace events`` (``--json`` for scripts).
+
+.. py:currentmodule:: flowtrace
+
+Summary
+-------
+
+.. list-table::
+   :header-rows: 1
+
+   * - Value
+     - Event
+     - Level
+     - Emitter
+"""
+
+
+def format_rst(rows: Sequence[events.Event]) -> str:
+    """Return the reStructuredText event reference (``docs/events.rst``) for ``rows``.
+
+    .. versionadded:: 0.1.0
+    """
+    parts = [_RST_HEAD]
+    for row in rows:
+        parts.append("   * - %d\n     - :attr:`~Trace.%s`\n     - %s\n     - %s\n"
+                     % (row.value, row.name, row.level, _rst_text(row.emitter)))
+    parts.append("\nEvents\n------\n")
+    for row in rows:
+        keys = ", ".join("``%s``" % key for key in row.keys) if row.keys else "none"
+        parts.append(
+            "\n.. py:attribute:: Trace.%s\n"
+            "   :value: %d\n"
+            "\n"
+            "   %s\n"
+            "\n"
+            "   :Level: %s\n"
+            "   :Emitter: %s\n"
+            "   :Keys: %s\n"
+            % (row.name, row.value, _rst_text(row.description), row.level, _rst_text(row.emitter), keys)
+        )
+    return "".join(parts)
+
+
+def _events_arguments(parser: argparse.ArgumentParser) -> None:
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true",
+                        help="print the catalogue as a JSON list of objects, for scripts")
+    output.add_argument("--rst", action="store_true",
+                        help="print the reStructuredText event reference (docs/events.rst)")
+    parser.add_argument("--keys", action="store_true",
+                        help="add the message keys to the text table (--json and --rst always have them)")
+
+
+def _events(args: argparse.Namespace) -> int:
+    if args.json:
+        text = json.dumps(events.as_dicts(), indent=2) + "\n"
+    elif args.rst:
+        text = format_rst(events.EVENTS)
+    else:
+        text = format_table(events.EVENTS, keys=args.keys)
+    sys.stdout.write(text)
+    return 0
+
+
+# --- the registry -------------------------------------------------------------
+
+#: Every subcommand, in the order ``flowtrace --help`` lists them.
+#: ``demo``, ``view``, ``check`` and ``plot`` are to be added here.
+COMMANDS = (
+    Command("events", "list every event flowtrace can emit", _events_arguments, _events),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the parser for the whole command, with one subparser per :data:`COMMANDS` row.
+
+    .. versionadded:: 0.1.0
+    """
+    parser = argparse.ArgumentParser(
+        prog="flowtrace",
+        description="Flow-event tracing for Celery.",
+    )
+    parser.add_argument("--version", action="version", version="flowtrace %s" % __version__)
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an unexpected error, show the Python traceback as well")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    subparsers.required = True
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help[:1].upper()
+                                    + command.help[1:] + ".")
+        command.add_arguments(sub)
+        sub.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``flowtrace`` command and return its exit code.
+
+    Args:
+        argv: the arguments after the program name; ``sys.argv[1:]`` by default.
+
+    Returns:
+        0 on success, 1 when the command failed, 2 for a bad command line,
+        130 when interrupted.
+
+    .. versionadded:: 0.1.0
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed usage or help already
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    label = "flowtrace %s" % args.command
+    try:
+        code = args._run(args)
+        sys.stdout.flush()  # a closed pipe must surface here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (flowtrace events | head); that is not an error to report.
+        _silence_stdout()
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write("\n%s: interrupted\n" % label)
+        return EXIT_INTERRUPTED
+    except CliError as exc:
+        sys.stderr.write("%s: error: %s\n" % (label, exc))
+        return exc.exit_code
+    except Exception as exc:
+        if args.traceback:
+            traceback.print_exc()
+        sys.stderr.write("%s: error: %s: %s\n" % (label, type(exc).__name__, exc))
+        if not args.traceback:
+            sys.stderr.write("%s: for the traceback, run: flowtrace --traceback %s ...\n" % (label, args.command))
+        return EXIT_FAILURE
+
+
+def _silence_stdout() -> None:
+    # Point the real stdout at /dev/null so that the interpreter's final flush
+    # does not raise a second BrokenPipeError; leave a test's stand-in alone.
+    if sys.stdout is not sys.__stdout__:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
