@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 
-from flowtrace import _deps, events
+from flowtrace import _deps, _redact, events
 
 _LEVEL_OF = {row.value: row.level for row in events.EVENTS}
 _NAMES = {row.value: row.name for row in events.EVENTS}
 _CAPTURED = (events.WARNING, events.ERROR)
 _TAG_KEYS = ("flow_name", "task_name", "dispatcher_id", "trace_id")
 _ENV_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_COPY_DEPTH = 16
 
 #: The msg key under which an emitter passes the exception (an exception
 #: object or a ``sys.exc_info()`` tuple) so that Sentry gets its traceback.
@@ -33,6 +34,44 @@ def expand_env(value: str) -> str:
             raise ValueError("the Sentry DSN refers to the environment variable %s, which is not set" % name) from None
 
     return _ENV_REF.sub(lookup, value)
+
+
+def _snapshot(value, memo, depth):
+    """Copy the dicts and lists in ``value``; leaves are shared.
+
+    Each container is copied once (``memo`` maps ``id`` to the copy), so
+    shared and cyclic structures cost linear time. Below ``_COPY_DEPTH``
+    levels the original is kept: sentry-sdk does not serialise that deep.
+    """
+    if depth >= _COPY_DEPTH or not isinstance(value, (dict, list)):
+        return value
+    copied = memo.get(id(value))
+    if copied is not None:
+        return copied
+    if isinstance(value, dict):
+        copied = memo[id(value)] = {}
+        for key, item in value.items():
+            copied[key] = _snapshot(item, memo, depth + 1)
+    else:
+        copied = memo[id(value)] = []
+        copied.extend(_snapshot(item, memo, depth + 1) for item in value)
+    return copied
+
+
+def _redact_frame_vars(event, hint):
+    """Apply flowtrace's redaction to the local variables Sentry attaches to stack frames.
+
+    sentry-sdk sends each frame's locals by default and its own scrubber only
+    knows exact key names, so ``db_password`` or a key added with
+    ``Trace.redact_keys`` would otherwise reach Sentry.
+    """
+    for section in ("exception", "threads"):
+        for value in (event.get(section) or {}).get("values") or ():
+            for frame in (value.get("stacktrace") or {}).get("frames") or ():
+                local_vars = frame.get("vars")
+                if isinstance(local_vars, dict):
+                    frame["vars"] = _redact.redact(local_vars)
+    return event
 
 
 class SentrySink:
@@ -73,6 +112,7 @@ class SentrySink:
             if not isinstance(dsn, str):
                 raise ValueError("the Sentry dsn must be a string, got %s" % type(dsn).__name__)
             sdk.init(dsn=expand_env(dsn), **options)
+        self._owns_client = dsn is not None
         self.name = "sentry"
 
     def __call__(self, event, msg_dict):
@@ -80,7 +120,14 @@ class SentrySink:
         name = _NAMES.get(event) or str(event)
         level = _LEVEL_OF.get(event, events.INFO)
         exc = msg_dict.get(EXC_KEY)
-        data = msg_dict if exc is None else {k: v for k, v in msg_dict.items() if k != EXC_KEY}
+        # Sentry's event scrubber rewrites breadcrumb data in place (values
+        # become AnnotatedValue objects), and breadcrumbs are only serialised
+        # when a later event is captured. Given msg_dict itself, it would
+        # change what the sinks after this one receive and, when recursive,
+        # the emitter's nested containers (_redact.redact_top never modifies
+        # those). The copy also keeps the values as they were at this event.
+        memo = {}
+        data = {k: _snapshot(v, memo, 1) for k, v in msg_dict.items() if exc is None or k != EXC_KEY}
         sdk.add_breadcrumb(category="flowtrace", message=name, level=level, data=data)
         if level not in _CAPTURED:
             return
@@ -93,7 +140,8 @@ class SentrySink:
             scope.set_context("flowtrace", {"event": name, "event_id": event, "details": data})
             subject = msg_dict.get("task_name") or msg_dict.get("flow_name") or ""
             scope.fingerprint = ["flowtrace", name, str(subject)]
-            scope.level = level
+            scope.set_level(level)
+            scope.add_event_processor(_redact_frame_vars)  # the `level` setter is deprecated and logs a warning
             if isinstance(exc, BaseException) or (isinstance(exc, tuple) and len(exc) == 3 and exc[1] is not None):
                 sdk.capture_exception(exc)
             else:
@@ -102,3 +150,8 @@ class SentrySink:
     def flush(self, timeout: float = 5.0) -> None:
         """Wait up to ``timeout`` seconds for queued Sentry envelopes to be sent."""
         self._sdk.flush(timeout=timeout)
+
+    def close(self) -> None:
+        """Flush and close the Sentry client, if this sink started it with a DSN."""
+        if self._owns_client:
+            self._sdk.get_client().close(timeout=2.0)
