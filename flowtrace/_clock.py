@@ -9,14 +9,24 @@ _cache = (None, "")
 
 
 def utc_iso(now=None) -> str:
-    """Return ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (27 characters) for ``now`` or the current time."""
+    """Return ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` (27 characters) for ``now`` or the current time.
+
+    ``now`` is in seconds since the epoch (not before it), and is rounded to the
+    nearest microsecond, as :meth:`datetime.datetime.fromtimestamp` does.
+    """
     global _cache
     if now is None:
         now = time.time()
     second = int(now)
+    # Rounded, not truncated: a float rarely holds a microsecond exactly, and
+    # truncation showed half of all times one microsecond early.
+    micro = round((now - second) * 1_000_000)
+    if micro == 1_000_000:
+        second += 1
+        micro = 0
     cached_second, prefix = _cache
     if second != cached_second:
         # Formatting the date part is the slow bit; events arrive many per second.
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         _cache = (second, prefix)
-    return "%s.%06dZ" % (prefix, int((now - second) * 1_000_000))
+    return "%s.%06dZ" % (prefix, micro)

@@ -46,6 +46,22 @@ def _repr(value) -> str:
         return "<unrepresentable %s>" % type(value).__name__
 
 
+def _sorted(items) -> list:
+    # Sets are sorted so that a line does not depend on hash order (str hashes are salted per process).
+    try:
+        return sorted(items)
+    except Exception:
+        return list(items)
+
+
+def _iso(value) -> str:
+    text = value.isoformat()
+    # Matches orjson's OPT_UTC_Z for the datetime subclasses orjson itself refuses (freezegun, pendulum).
+    if isinstance(value, datetime.datetime) and text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    return text
+
+
 def _default(value):
     """orjson's hook for types it does not know."""
     if isinstance(value, BaseException):
@@ -53,12 +69,11 @@ def _default(value):
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _short(bytes(value).decode("utf-8", "backslashreplace"))
     if isinstance(value, (set, frozenset)):
-        try:
-            return sorted(value)
-        except TypeError:
-            return list(value)
+        return _sorted(value)
     if isinstance(value, decimal.Decimal):
         return str(value)
+    if isinstance(value, (datetime.date, datetime.time)):
+        return _iso(value)
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
     if isinstance(value, types.TracebackType):
@@ -80,7 +95,10 @@ def _fix_str(text: str) -> str:
 def _safe(value, depth=0, path=None, limit=None):
     """Rebuild ``value`` from str, int, float, bool, None, list and dict only.
 
-    ``limit`` caps each string (used when a line is too long).
+    Whatever orjson can serialise on its own comes out as :func:`dumps` would
+    write it, so that a line does not change shape because some other value in
+    it forced this slow path. ``limit`` caps each string (used when a line is
+    too long).
     """
     if value is None or value is True or value is False:
         return value
@@ -93,12 +111,14 @@ def _safe(value, depth=0, path=None, limit=None):
     if kind is int:
         return value if -(2 ** 63) <= value < 2 ** 64 else str(value)
     if kind is float:
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+        return value  # orjson writes NaN and the infinities as null, on either path
     if depth >= _MAX_DEPTH:
         return "[too deep]"
-    if path is None:
-        path = set()
-    if isinstance(value, (dict, list, tuple, set, frozenset)):
+    # orjson walks dict and list subclasses itself but hands tuple subclasses
+    # (named tuples) and sets to _default; the same split holds here.
+    if isinstance(value, (dict, list)) or kind is tuple or isinstance(value, (set, frozenset)):
+        if path is None:
+            path = set()
         marker = id(value)
         if marker in path:
             return "[cycle]"
@@ -106,31 +126,39 @@ def _safe(value, depth=0, path=None, limit=None):
         try:
             if isinstance(value, dict):
                 return {_key(k): _safe(v, depth + 1, path, limit) for k, v in value.items()}
+            if isinstance(value, (set, frozenset)):
+                value = _sorted(value)
             return [_safe(v, depth + 1, path, limit) for v in value]
         finally:
             path.discard(marker)
-    # Subclasses of the basic types, such as IntEnum members or str enums.
-    if isinstance(value, bool):
-        return bool(value)
+    # Subclasses of the basic types that orjson writes as their value: IntEnum, str enums, ...
     if isinstance(value, int):
         return _safe(int.__index__(value), depth + 1, path, limit)
-    if isinstance(value, float):
-        return _safe(float.__float__(value), depth + 1, path, limit)
     if isinstance(value, str):
         return _safe(str.__str__(value), depth + 1, path, limit)
-    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
-        return value.isoformat()
     try:
-        converted = _default(value)
+        # Any other leaf on its own, as the fast path writes it (datetime, UUID,
+        # Enum, dataclass, exception...), read back so its strings can be cut.
+        converted = orjson.loads(orjson.dumps(value, default=_default, option=_OPTIONS))
     except Exception:
-        converted = "<unserialisable %s>" % kind.__name__
-    return _safe(converted, depth + 1, path, limit) if converted is not value else _repr(value)
+        # It holds something orjson refuses (a cycle, a lone surrogate, a huge int).
+        try:
+            converted = _default(value)
+        except Exception:
+            converted = "<unserialisable %s>" % kind.__name__
+    return _safe(converted, depth + 1, path, limit)
 
 
 def _key(key) -> str:
-    if isinstance(key, str):
+    if type(key) is str:
         return _fix_str(key)
-    return _fix_str(_text(key))
+    try:
+        # The key orjson's OPT_NON_STR_KEYS would write (None -> "null", 1.5 -> "1.5", UUID, date...).
+        encoded = orjson.loads(orjson.dumps({key: None}, option=_OPTIONS))
+        return _fix_str(next(iter(encoded)))
+    except Exception:
+        # Keys orjson refuses (tuples, huge ints, objects) become their str().
+        return _fix_str(_text(key))
 
 
 def dumps(value) -> bytes:
@@ -176,4 +204,8 @@ def dumps_capped(value, max_bytes: int, detail_key: str = "details") -> bytes:
         room //= 2
     # Only the envelope is left, and it is a few hundred bytes at most.
     shrunk[detail_key] = {}
-    return dumps(shrunk)
+    line = dumps(shrunk)
+    if len(line) > max_bytes:
+        # Unless the caller put something huge in it (a str passed as the event, say).
+        line = dumps(_safe(shrunk, limit=64))
+    return line

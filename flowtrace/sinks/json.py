@@ -28,7 +28,13 @@ class JsonSink:
 
     Each line goes out in a single ``write``: to a file descriptor (the
     default, standard output, and paths) through ``os.write``, so that prefork
-    children sharing one pipe or file never interleave their lines.
+    children sharing one pipe or file never interleave their lines. The kernel
+    keeps such a write whole on a regular file opened for append (as a path
+    given here is), whatever its length, on local file systems. On a pipe or a
+    FIFO (standard output of a worker run under a process manager, for
+    instance) only writes of up to ``PIPE_BUF`` bytes (4096 on Linux) are
+    atomic, and longer lines from several processes can interleave: give
+    ``max_line=4096`` or less when processes share a pipe.
 
     Args:
         stream: ``None`` for the process's standard output (file descriptor 1,
@@ -89,7 +95,7 @@ class JsonSink:
             self._write(line)
             self.lines += 1
         except Exception as exc:
-            self.failures.record(_NAMES.get(event, str(event)), exc)
+            self.failures.record(_label(event), exc)
 
     def _write(self, data: bytes) -> None:
         fd = self._fd
@@ -122,7 +128,16 @@ def _is_binary(stream) -> bool:
         return False
     if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
         return True
-    return "b" in getattr(stream, "mode", "")
+    mode = getattr(stream, "mode", "")
+    return isinstance(mode, str) and "b" in mode
+
+
+def _label(event) -> str:
+    # Only on the failure path, so it may be slow; it must not raise, whatever was passed as the event.
+    try:
+        return _NAMES.get(event) or str(event)
+    except Exception:
+        return "<event %s>" % type(event).__name__
 
 
 __all__ = ["JsonSink", "DEFAULT_MAX_LINE"]
