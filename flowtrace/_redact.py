@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import threading
+import uuid
 
 REDACTED = "[redacted]"
 
@@ -19,12 +22,27 @@ DEFAULT_KEYS = (
 _MAX_DEPTH = 32
 _TOO_DEEP = "[too deep to redact]"
 
+_CONTAINERS = (dict, list, tuple)
+
 _lock = threading.Lock()
 _fragments = DEFAULT_KEYS
-# key -> bool. Keys come from a small vocabulary, so after warm-up the check is
-# one dict lookup. Bounded so that data used as keys cannot grow it forever.
-_verdicts: dict = {}
-_VERDICTS_MAX = 4096
+
+# Keys already classified. Keys come from a small vocabulary, so after warm-up
+# a msg dict whose keys are all known to be safe passes with one C-level
+# ``issuperset``. Bounded so that data used as keys cannot grow them forever.
+_safe_keys: set = set()
+_secret_keys: set = set()
+_KEYS_MAX = 4096
+
+# Types that are not dict, list or tuple (nor subclasses of them): a value of
+# one of these cannot hide a secret, so one set lookup skips it. Other types
+# are added the first time a walk meets them (UUID, datetime, enums...).
+_LEAF_TYPES = frozenset({
+    str, int, float, bool, type(None), bytes, bytearray, complex, set, frozenset,
+    datetime.datetime, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID,
+})
+_leaf_types: set = set(_LEAF_TYPES)
+_LEAF_TYPES_MAX = 512
 
 
 def add_keys(*fragments: str) -> None:
@@ -37,7 +55,8 @@ def add_keys(*fragments: str) -> None:
         cleaned.append(fragment.strip().lower().replace("-", "_"))
     with _lock:
         _fragments = tuple(dict.fromkeys(_fragments + tuple(cleaned)))
-        _verdicts.clear()
+        _safe_keys.clear()
+        _secret_keys.clear()
 
 
 def keys() -> tuple:
@@ -50,27 +69,38 @@ def reset() -> None:
     global _fragments
     with _lock:
         _fragments = DEFAULT_KEYS
-        _verdicts.clear()
+        _safe_keys.clear()
+        _secret_keys.clear()
 
 
 def _is_secret(key) -> bool:
-    verdict = _verdicts.get(key)
-    if verdict is None:
-        if isinstance(key, str):
-            folded = key.lower().replace("-", "_")
-            verdict = any(fragment in folded for fragment in _fragments)
-        else:
-            verdict = False
-        if len(_verdicts) >= _VERDICTS_MAX:
-            _verdicts.clear()
-        try:
-            _verdicts[key] = verdict
-        except TypeError:  # an unhashable key cannot be cached; it was classified anyway
-            pass
+    if key in _safe_keys:
+        return False
+    if key in _secret_keys:
+        return True
+    fragments = _fragments
+    if isinstance(key, str):
+        folded = key.lower().replace("-", "_")
+        verdict = any(fragment in folded for fragment in fragments)
+    else:
+        verdict = False
+    try:
+        with _lock:
+            # A verdict reached with a list that add_keys() has since replaced is not kept.
+            if fragments is _fragments:
+                known = _secret_keys if verdict else _safe_keys
+                if len(known) >= _KEYS_MAX:
+                    known.clear()
+                known.add(key)
+    except TypeError:  # an unhashable key cannot be cached; it was classified anyway
+        pass
     return verdict
 
 
-_CONTAINERS = (dict, list, tuple)
+def _learn_leaf(kind) -> None:
+    if len(_leaf_types) >= _LEAF_TYPES_MAX:
+        _leaf_types.intersection_update(_LEAF_TYPES)
+    _leaf_types.add(kind)
 
 
 def redact_top(msg: dict) -> dict:
@@ -80,16 +110,47 @@ def redact_top(msg: dict) -> dict:
     the top level is edited in place; nested containers belong to the emitter
     and are copied on write, never modified.
     """
-    verdicts = _verdicts
+    # One pass for the common case: keys already known to be safe, and values
+    # that are plain or a container of plain values with safe keys. Anything
+    # else is handed to the general walk; this runs on every event.
+    safe = _safe_keys
+    leaf = _leaf_types
     for key, value in msg.items():
-        secret = verdicts.get(key)
-        if secret is None:
-            secret = _is_secret(key)
-        if secret:
+        if key not in safe:
+            # A key not seen before, or a secret: the general walk from the top
+            # (whatever was replaced so far is already redacted, and stays so).
+            return _redact_top_keys(msg)
+        kind = type(value)
+        if kind in leaf:
+            continue
+        if kind is dict:
+            for inner_key, item in value.items():
+                if inner_key not in safe or type(item) not in leaf:
+                    break
+            else:
+                continue
+        elif kind is list or kind is tuple:
+            for item in value:
+                if type(item) not in leaf:
+                    break
+            else:
+                continue
+        if isinstance(value, _CONTAINERS):
+            new = _redact_value(value, 1, None)
+            if new is not value:
+                msg[key] = new  # replacing a value does not disturb the iteration
+        else:
+            _learn_leaf(kind)
+    return msg
+
+
+def _redact_top_keys(msg: dict) -> dict:
+    for key, value in msg.items():
+        if _is_secret(key):
             if value is not None:
                 msg[key] = REDACTED
-        elif type(value) in _CONTAINERS or isinstance(value, _CONTAINERS):
-            new = _redact_value(value, 1, set())
+        elif isinstance(value, _CONTAINERS):
+            new = _redact_value(value, 1, None)
             if new is not value:
                 msg[key] = new
     return msg
@@ -98,13 +159,31 @@ def redact_top(msg: dict) -> dict:
 def redact(value):
     """Return ``value`` with secrets redacted, copying only what changes."""
     if isinstance(value, _CONTAINERS):
-        return _redact_value(value, 0, set())
+        return _redact_value(value, 0, None)
     return value
 
 
 def _redact_value(value, depth, path):
     if depth >= _MAX_DEPTH:
         return _TOO_DEEP
+    safe = _safe_keys
+    leaf = _leaf_types
+    # The common case: known safe keys and plain values only. Such a container
+    # holds no container, so it can be neither changed nor part of a cycle.
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key not in safe or type(item) not in leaf:
+                break
+        else:
+            return value
+    else:
+        for item in value:
+            if type(item) not in leaf:
+                break
+        else:
+            return value
+    if path is None:
+        path = set()
     marker = id(value)
     if marker in path:
         # A cycle: leave the reference as it is; serialisers handle cycles.
@@ -119,9 +198,12 @@ def _redact_value(value, depth, path):
                         new = REDACTED
                     else:
                         continue
+                elif type(item) in leaf:
+                    continue
                 elif isinstance(item, _CONTAINERS):
                     new = _redact_value(item, depth + 1, path)
                 else:
+                    _learn_leaf(type(item))
                     continue
                 if new is not item:
                     if out is None:
@@ -131,12 +213,16 @@ def _redact_value(value, depth, path):
         # list or tuple
         out = None
         for index, item in enumerate(value):
+            if type(item) in leaf:
+                continue
             if isinstance(item, _CONTAINERS):
                 new = _redact_value(item, depth + 1, path)
                 if new is not item:
                     if out is None:
                         out = list(value)
                     out[index] = new
+            else:
+                _learn_leaf(type(item))
         if out is None:
             return value
         return out if isinstance(value, list) else tuple(out)

@@ -17,7 +17,7 @@ import orjson
 
 TRUNCATED = "...[truncated]"
 
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
+OPTIONS = _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_UTC_Z
 _MAX_REPR = 4096
 _MAX_DEPTH = 64
 

@@ -25,7 +25,7 @@ import sys
 import traceback
 from typing import Callable, NamedTuple, Optional, Sequence
 
-from flowtrace import __version__, events
+from flowtrace import __version__, events, view
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
 
@@ -202,9 +202,10 @@ def _events(args: argparse.Namespace) -> int:
 # --- the registry -------------------------------------------------------------
 
 #: Every subcommand, in the order ``flowtrace --help`` lists them.
-#: ``demo``, ``view``, ``check`` and ``plot`` are to be added here.
+#: ``demo``, ``check`` and ``plot`` are to be added here.
 COMMANDS = (
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
+    Command("view", "draw a JSON trace log as timeline trees", view.add_arguments, view.run),
 )
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextvars
 
+from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
 
 #: (trace_id, span_id) as lower-case hex strings, or None.
 _current: contextvars.ContextVar = contextvars.ContextVar("flowtrace_ids", default=None)
 
 _get_current_span = _otel_trace.get_current_span
+_STOCK_GET_CURRENT_SPAN = _get_current_span
+_get_otel_context = _otel_context.get_current
 
 
 def current_ids():
@@ -25,6 +28,11 @@ def current_ids():
     ids = _current.get()
     if ids is not None:
         return ids
+    # The JSON sink asks on every event. An empty OpenTelemetry context holds
+    # no span, so the span lookup (several calls deep) would only return
+    # INVALID_SPAN; one look at the context is enough.
+    if _get_current_span is _STOCK_GET_CURRENT_SPAN and not _get_otel_context():
+        return None, None
     ctx = _get_current_span().get_span_context()
     if ctx.is_valid:
         return "%032x" % ctx.trace_id, "%016x" % ctx.span_id

@@ -12,13 +12,18 @@ __all__ = ["Trace"]
 class _Entry:
     """One registered sink, its filter and its failure counter."""
 
-    __slots__ = ("sink", "name", "accepts", "failures")
+    __slots__ = ("sink", "name", "accepts", "failures", "gate")
 
     def __init__(self, sink, name, accepts):
         self.sink = sink
         self.name = name
         self.accepts = accepts  # None: every event; else a frozenset of values
         self.failures = FailureCounter("sink " + name)
+        # A sink may say cheaply that it would ignore an event (the logging
+        # sink when its logger is off for that level): when every sink of an
+        # event says so, Trace.log returns before merging and redacting.
+        gate = getattr(sink, "enabled_for", None)
+        self.gate = gate if callable(gate) else None
 
 
 class _Registry:
@@ -26,9 +31,11 @@ class _Registry:
 
     def __init__(self):
         self.lock = threading.Lock()
-        # Readers take this tuple without locking; writers replace it whole.
+        # Readers take these without locking; writers replace them whole.
         self.entries = ()
-        self.routes = {}
+        # event value -> (entries that accept it, whether any of them has a
+        # gate); the key None holds the route for values outside the catalogue.
+        self.routes = {None: ((), False)}
 
 
 _registry = _Registry()
@@ -40,11 +47,33 @@ _registry = _Registry()
 # Python frame a ``def`` would cost on every emit (bench/trace_bench.py).
 _noop_log = "".format
 
+_redact_top = _redact.redact_top
+
 
 def _log(event, *msg_dicts, **kwargs):
+    try:
+        entries, gated = _registry.routes[event]
+    except (KeyError, TypeError):  # a value outside the catalogue
+        entries, gated = _registry.routes[None]
+    if not entries:
+        return
+    if gated:
+        for entry in entries:
+            gate = entry.gate
+            if gate is None:
+                break
+            try:
+                if gate(event):
+                    break
+            except Exception:  # the sink itself will fail, and be counted, if it must
+                break
+        else:
+            return  # every sink would ignore this event
     if msg_dicts:
-        if len(msg_dicts) == 1:
-            msg = {**msg_dicts[0], **kwargs} if kwargs else dict(msg_dicts[0])
+        if len(msg_dicts) == 1 and not kwargs:
+            msg = dict(msg_dicts[0])
+        elif len(msg_dicts) == 1:
+            msg = {**msg_dicts[0], **kwargs}
         else:
             msg = {}
             for part in msg_dicts:
@@ -52,15 +81,31 @@ def _log(event, *msg_dicts, **kwargs):
             msg.update(kwargs)
     else:
         msg = kwargs  # already a fresh dict owned by this call
-    _redact.redact_top(msg)
-    for entry in _registry.entries:
-        accepts = entry.accepts
-        if accepts is not None and event not in accepts:
-            continue
+    _redact_top(msg)
+    for entry in entries:
         try:
             entry.sink(event, msg)
         except Exception as exc:  # a sink must never reach the emitter
             _record_failure(entry, event, exc)
+
+
+def _build_routes(entries):
+    """Return the routes table for ``entries``: who receives each event value."""
+    def route(accepting):
+        accepting = tuple(accepting)
+        return accepting, any(entry.gate is not None for entry in accepting)
+
+    routes = {value: route(e for e in entries if e.accepts is None or value in e.accepts) for value in events.BY_VALUE}
+    routes[None] = route(e for e in entries if e.accepts is None)
+    return routes
+
+
+def _install(entries):
+    """Make ``entries`` the registered sinks; the caller holds the registry lock."""
+    _registry.routes = _build_routes(entries)
+    _registry.entries = entries
+    Trace.log = _log if entries else _noop_log
+    Trace.enabled = bool(entries)
 
 
 def _record_failure(entry, event, exc):
@@ -106,16 +151,7 @@ def _sink_name(sink):
     return "%s.%s" % (module, name) if module else name
 
 
-class _TraceMeta(type):
-    """Gives ``Trace`` a read-only ``enabled`` flag for hot call sites."""
-
-    @property
-    def enabled(cls) -> bool:
-        """True when at least one sink is registered."""
-        return bool(_registry.entries)
-
-
-class Trace(metaclass=_TraceMeta):
+class Trace:
     """Flow events and where they go.
 
     Every event has an integer constant on this class (``Trace.TASK_START``,
@@ -133,7 +169,17 @@ class Trace(metaclass=_TraceMeta):
     # Trace.log(event, *msg_dicts, **kwargs) merges the dicts left to right,
     # then the kwargs, redacts, and calls each sink. It is swapped between
     # _log and _noop_log as sinks come and go (documented in docs/api.rst).
-    log = staticmethod(_noop_log)
+    # Both are stored bare, not wrapped in staticmethod: Trace is never
+    # instantiated, so reading them through the class gives the function
+    # itself, and CPython then caches the lookup at each call site
+    # (LOAD_METHOD_CLASS). A metaclass would defeat that cache, which is why
+    # ``enabled`` is a plain attribute and not a metaclass property.
+    log = _noop_log
+
+    # True when at least one sink is registered, so that a hot call site can
+    # skip building its msg dict: ``if Trace.enabled: Trace.log(...)``. Kept
+    # up to date by _install(); documented in docs/api.rst.
+    enabled = False
 
     def __init__(self):
         raise TypeError("Trace is used through the class; it is never instantiated")
@@ -179,7 +225,10 @@ class Trace(metaclass=_TraceMeta):
 
         Args:
             sink: the callable. If it has ``flush()`` or ``close()``, they are
-                called by :meth:`flush` and :meth:`reset`.
+                called by :meth:`flush` and :meth:`reset`. If it has
+                ``enabled_for(event)``, :meth:`log` asks it first, and an
+                event that every sink it would reach answers false for costs
+                no merge and no redaction; the sink itself is then not called.
             events: only these events reach the sink (values or names).
             min_level: only events at this level or above reach the sink
                 (``'info'``, ``'warning'`` or ``'error'``).
@@ -204,8 +253,7 @@ class Trace(metaclass=_TraceMeta):
             while unique in taken:
                 n += 1
                 unique = "%s#%d" % (base, n)
-            _registry.entries = _registry.entries + (_Entry(sink, unique, accepts),)
-            Trace.log = staticmethod(_log)
+            _install(_registry.entries + (_Entry(sink, unique, accepts),))
         return sink
 
     @classmethod
@@ -217,9 +265,7 @@ class Trace(metaclass=_TraceMeta):
         with _registry.lock:
             kept = tuple(entry for entry in _registry.entries if entry.sink is not sink)
             found = len(kept) != len(_registry.entries)
-            _registry.entries = kept
-            if not kept:
-                Trace.log = staticmethod(_noop_log)
+            _install(kept)
         return found
 
     @classmethod
@@ -371,8 +417,8 @@ class Trace(metaclass=_TraceMeta):
         .. versionadded:: 0.1.0
         """
         with _registry.lock:
-            entries, _registry.entries = _registry.entries, ()
-            Trace.log = staticmethod(_noop_log)
+            entries = _registry.entries
+            _install(())
         _redact.reset()
         for entry in entries:
             _call_optional(entry, "close")

@@ -297,6 +297,49 @@ class TestMain:
             codes, [usage.split()[2] for usage in usages])
 
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def trace_line(event, clock, **details):
+    """Return one line of a JSON trace log: ``event`` at ``clock`` (``HH:MM:SS.ffffff``) on 2026-11-21, UTC."""
+    return json.dumps({
+        "event": event, "event_id": SEED_VALUES[event], "time": "2026-11-21T%sZ" % clock, "node": "worker-1",
+        "pid": 4242, "trace_id": TRACE, "span_id": "00f067aa0ba902b7", "details": details,
+    }) + "\n"
+
+
+class TestView:
+    """``flowtrace view`` run through ``cli.main``."""
+
+    def test_draws_a_log(self, capsys, tmp_path):
+        """A parent task and its child are drawn as one tree on stdout; the exit code is 0 and stderr is empty."""
+        parent = dict(task_name="orders.process", task_id="5e1b3c1a-0d1f-4c55-9a43-2f6f7a1e0b01", retries=0)
+        child = dict(task_name="orders.email", task_id="a7c2d4e6-1b3f-4a5c-8e7d-9f0a1b2c3d02",
+                     parent_id=parent["task_id"], retries=0)
+        log = tmp_path / "trace.jsonl"
+        log.write_text(
+            trace_line("TASK_START", "10:05:24.000000", **parent)
+            + trace_line("TASK_SCHEDULE", "10:05:24.100000", **child)
+            + trace_line("TASK_START", "10:05:24.200000", **child)
+            + trace_line("TASK_END", "10:05:24.300000", runtime=0.25, **parent)
+            + trace_line("TASK_FAILURE", "10:05:24.400000", runtime=0.2, exc_type="SMTPError",
+                         exc_message="421 try later", **child)
+        )
+        expected = (
+            "2026-11-21T10:05:24.000000Z  trace %s\n"
+            "orders.process [5e1b3c1a]    SUCCESS  0.300s  +0.000s  [=======================       ]\n"
+            "└── orders.email [a7c2d4e6]  FAILURE  0.300s  +0.100s  [       .......================]"
+            "  SMTPError: 421 try later\n" % TRACE
+        )
+        assert (0, expected, "") == run_main(capsys, "view", str(log))
+
+    def test_missing_file(self, capsys, tmp_path):
+        """A missing LOG exits 1 with one error line on stderr, no traceback and nothing on stdout."""
+        missing = tmp_path / "missing.jsonl"
+        assert (1, "", "flowtrace view: error: cannot read %s: No such file or directory\n" % missing) == run_main(
+            capsys, "view", str(missing))
+
+
 class TestCommandLine:
     """The installed command and ``python -m flowtrace``, run as real processes."""
 

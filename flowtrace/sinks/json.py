@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import os
 
+import orjson
+
 from flowtrace import _host, _serialize, events
 from flowtrace._clock import utc_iso
 from flowtrace._report import FailureCounter
@@ -14,6 +16,39 @@ DEFAULT_MAX_LINE = 64 * 1024
 _MIN_MAX_LINE = 1024
 
 _NAMES = {row.value: row.name for row in events.EVENTS}
+_OPTIONS = _serialize.OPTIONS
+_orjson_dumps = orjson.dumps
+_NO_IDS = b',"trace_id":null,"span_id":null,"details":'
+
+# event value -> the bytes of the line up to the opening quote of "time".
+_HEADS: dict = {}
+
+
+def _head(event) -> bytes:
+    name = _NAMES.get(event) or str(event)
+    head = b'{"event":' + _serialize.dumps(name) + b',"event_id":' + _serialize.dumps(event) + b',"time":"'
+    if len(_HEADS) < 4096:
+        _HEADS[event] = head
+    return head
+
+
+# (pid, bytes of "node" and "pid"), rebuilt when the pid changes after a fork.
+_host_cache = (None, b"")
+
+
+def _host_part() -> bytes:
+    global _host_cache
+    pid, part = _host_cache
+    if pid != _host.pid:
+        pid = _host.pid
+        part = b'","node":' + _serialize.dumps(_host.node) + b',"pid":' + _serialize.dumps(pid)
+        _host_cache = (pid, part)
+    return part
+
+
+def _ids_part(ids) -> bytes:
+    return (b',"trace_id":' + _serialize.dumps(ids[0]) + b',"span_id":' + _serialize.dumps(ids[1])
+            + b',"details":')
 
 
 class JsonSink:
@@ -80,22 +115,39 @@ class JsonSink:
 
     def __call__(self, event, msg_dict):
         try:
-            trace_id, span_id = current_ids()
-            record = {
-                "event": _NAMES.get(event) or str(event),
-                "event_id": event,
-                "time": utc_iso(),
-                "node": _host.node,
-                "pid": _host.pid,
-                "trace_id": trace_id,
-                "span_id": span_id,
-                "details": msg_dict,
-            }
-            line = _serialize.dumps_capped(record, self.max_line - 1) + b"\n"
+            # The line is assembled from cached byte strings around the
+            # orjson-encoded details: building and encoding a whole envelope
+            # dict per event cost about twice as much (bench/trace_bench.py).
+            head = _HEADS.get(event)
+            if head is None:
+                head = _head(event)
+            host = _host_part()
+            ids = current_ids()
+            ids_part = _NO_IDS if ids == (None, None) else _ids_part(ids)
+            try:
+                details = _orjson_dumps(msg_dict, default=_serialize._default, option=_OPTIONS)
+            except Exception:
+                details = _serialize.dumps(msg_dict)
+            line = b"".join((head, utc_iso().encode(), host, ids_part, details, b"}\n"))
+            if len(line) > self.max_line:
+                line = self._capped(event, ids, msg_dict)
             self._write(line)
             self.lines += 1
         except Exception as exc:
             self.failures.record(_label(event), exc)
+
+    def _capped(self, event, ids, msg_dict) -> bytes:
+        record = {
+            "event": _NAMES.get(event) or str(event),
+            "event_id": event,
+            "time": utc_iso(),
+            "node": _host.node,
+            "pid": _host.pid,
+            "trace_id": ids[0],
+            "span_id": ids[1],
+            "details": msg_dict,
+        }
+        return _serialize.dumps_capped(record, self.max_line - 1) + b"\n"
 
     def _write(self, data: bytes) -> None:
         fd = self._fd
