@@ -50,7 +50,7 @@ _noop_log = "".format
 _redact_top = _redact.redact_top
 
 
-def _log(event, *msg_dicts, **kwargs):
+def _log(event, /, *msg_dicts, **kwargs):
     try:
         entries, gated = _registry.routes[event]
     except (KeyError, TypeError):  # a value outside the catalogue

@@ -286,3 +286,11 @@ class TestFaultIsolation:
 
         Trace.add_sink(Queued())
         assert {"queued": {"errors": 0, "dropped": 7, "last_error": None, "queued": 2}} == Trace.stats()
+
+
+class TestEventKeyword:
+    def test_a_msg_key_named_event(self):
+        """The event is positional-only, so a kwarg named event is an ordinary msg key."""
+        with capture_events() as captured:
+            Trace.log(Trace.FLOW_END, event="x", flow_name="f")
+        assert [(Trace.FLOW_END, {"event": "x", "flow_name": "f"})] == captured
