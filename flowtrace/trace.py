@@ -113,8 +113,11 @@ def _record_failure(entry, event, exc):
 
 
 def _event_label(event):
-    row = events.BY_VALUE.get(event)
-    return row.name if row is not None else "flush/close"
+    try:
+        row = events.BY_VALUE.get(event)
+    except TypeError:  # an unhashable value passed as the event
+        row = None
+    return row.name if row is not None else "event %r" % (event,)
 
 
 def _validate_events(values):
@@ -434,9 +437,9 @@ def _call_optional(entry, method, *args):
         try:
             fn()
         except Exception as exc:
-            _record_failure(entry, -1, exc)
+            entry.failures.record(method, exc)
     except Exception as exc:
-        _record_failure(entry, -1, exc)
+        entry.failures.record(method, exc)
 
 
 for _row in events.EVENTS:
