@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test docs bench clean venv
+.PHONY: demo tour test docs bench bench-worker clean venv
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): setup.cfg pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
+	$(PY) -m flowtrace demo
+
+tour: $(STAMP)
 	$(PY) examples/sinks_tour/tour.py
 
 test: $(STAMP)
@@ -28,6 +31,11 @@ docs: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/trace_bench.py
+
+# Needs Redis at redis://127.0.0.1:6379 (or pass BROKER=redis://host:port/db).
+BROKER ?= redis://127.0.0.1:6379/5
+bench-worker: $(STAMP)
+	$(PY) bench/worker_bench.py --broker $(BROKER)
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache build *.egg-info

@@ -26,6 +26,7 @@ import traceback
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from flowtrace import __version__, events, view
+from flowtrace.flow import _cli as flow_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
 
@@ -199,12 +200,31 @@ def _events(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- flowtrace demo -----------------------------------------------------------
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--keep", metavar="DIR",
+                        help="run in DIR (new or empty) and keep it afterwards: the broker and result folders, "
+                             "events.jsonl and the worker's log")
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from flowtrace import _demo  # starts processes and imports Celery: only when asked to
+
+    return _demo.run(args)
+
+
 # --- the registry -------------------------------------------------------------
 
 #: Every subcommand, in the order ``flowtrace --help`` lists them.
-#: ``demo``, ``check`` and ``plot`` are to be added here.
 COMMANDS = (
+    Command("check", "check flow YAML files and print every problem as file:line: message",
+            flow_cli.check_arguments, flow_cli.check),
+    Command("demo", "trace every outcome of a Celery task through a real worker process", _demo_arguments, _demo),
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
+    Command("plot", "draw each flow of flow YAML files as a Graphviz graph (DOT, and SVG with dot)",
+            flow_cli.plot_arguments, flow_cli.plot),
     Command("view", "draw a JSON trace log as timeline trees", view.add_arguments, view.run),
 )
 

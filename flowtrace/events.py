@@ -22,6 +22,8 @@ TASK = "task"
 DISPATCHER_OR_TASK = "dispatcher/task"
 STORAGE_ADAPTER = "storage adapter"
 PRODUCER = "producer"
+WORKER = "worker"
+TASK_OR_WORKER = "task/worker"
 
 
 class Event(NamedTuple):
@@ -50,6 +52,15 @@ _EDGE = ("flow_name", "dispatcher_id", "nodes_from", "nodes_to", "condition_str"
          "selective")
 _FALLBACK = ("flow_name", "dispatcher_id", "nodes", "fallback", "state", "selective")
 _ERROR = ("what",)
+# What the Celery integration (flowtrace.celery) puts in every task event.
+_CELERY = ("task_name", "task_id", "parent_id", "root_id", "group_id", "retries", "queue", "hostname", "state")
+_EXC = ("exc_type", "exc_message", "traceback", "exc_info")
+
+
+def _keys(*parts):
+    """Concatenate key tuples, keeping the first of any repeated key."""
+    return tuple(dict.fromkeys(key for part in parts for key in part))
+
 
 _ROWS = (
     Event(0, "DISPATCHER_WAKEUP", INFO, DISPATCHER, _WAKEUP,
@@ -60,21 +71,22 @@ _ROWS = (
           ("task_name", "task_id", "flow_name", "dispatcher_id", "parent", "node_args", "queue", "countdown",
            "condition_str", "foreach_str", "selective", "selective_edge"),
           "The dispatcher sent a task of its flow to the broker."),
-    Event(3, "TASK_START", INFO, TASK, _TASK,
+    Event(3, "TASK_START", INFO, TASK, _keys(_TASK, _CELERY, ("queue_latency", "first_sent", "args", "kwargs")),
           "A worker is about to execute a task."),
     Event(4, "SUBFLOW_SCHEDULE", INFO, DISPATCHER,
           ("flow_name", "dispatcher_id", "child_flow_name", "child_dispatcher_id", "parent", "node_args", "queue",
            "countdown", "condition_str", "foreach_str", "selective"),
           "The dispatcher started a child dispatcher for a subflow."),
-    Event(5, "TASK_END", INFO, TASK, _TASK + ("runtime",),
+    Event(5, "TASK_END", INFO, TASK, _keys(_TASK, ("runtime",), _CELERY),
           "A task finished successfully."),
     Event(6, "NODE_SUCCESSFUL", INFO, DISPATCHER, _NODE,
           "The dispatcher saw a node of its flow (a task or a subflow) succeed."),
     Event(7, "TASK_DISCARD_RESULT", WARNING, TASK, _TASK + ("result",),
           "A task returned something other than None, but no storage is assigned to keep it."),
-    Event(8, "TASK_FAILURE", WARNING, TASK, _TASK + ("what",),
+    Event(8, "TASK_FAILURE", WARNING, TASK, _keys(_TASK, ("what",), _CELERY, ("runtime",), _EXC, ("expected",)),
           "A task raised an exception and is marked as failed."),
-    Event(9, "TASK_RETRY", WARNING, TASK, _TASK + ("what", "countdown"),
+    Event(9, "TASK_RETRY", WARNING, TASK,
+          _keys(_TASK, ("what", "countdown"), _CELERY, ("runtime", "reason", "exc_type", "exc_message", "eta")),
           "A task failed and will be run again."),
     Event(10, "FLOW_FAILURE", WARNING, DISPATCHER, _FLOW + ("state", "will_retry"),
           "A flow failed: nodes failed and no fallback handled them."),
@@ -165,6 +177,20 @@ _ROWS = (
           "A task result is about to be deleted from its storage."),
     Event(52, "STORAGE_DELETED", INFO, DISPATCHER_OR_TASK, _STORAGE,
           "A task result was deleted from its storage."),
+    # The Celery integration's events (flowtrace.celery), appended in the same way.
+    Event(53, "TASK_PUBLISH", INFO, PRODUCER, _keys(_CELERY, ("eta", "expires", "args", "kwargs")),
+          "A task message was handed to the broker."),
+    Event(54, "TASK_RECEIVED", INFO, WORKER, _keys(_CELERY, ("eta", "expires")),
+          "The worker's main process took a task message from the broker; the task has not started yet."),
+    Event(55, "TASK_IGNORED", INFO, TASK, _keys(_CELERY, ("runtime",)),
+          "A task raised Ignore: it stopped early and no state is stored for this attempt."),
+    Event(56, "TASK_REJECTED", WARNING, TASK_OR_WORKER, _keys(_CELERY, ("runtime", "reason", "requeue")),
+          "A task raised Reject, the worker refused a message it could not use, or requeued one whose process died."),
+    Event(57, "TASK_REVOKED", INFO, WORKER,
+          _keys(_CELERY, ("runtime", "reason", "expired", "terminated", "signum")),
+          "A task was revoked or had expired: the worker discarded it, or stopped it while it ran."),
+    Event(58, "TASK_UNKNOWN", ERROR, WORKER, _keys(_CELERY, ("reason",)),
+          "A message named a task the worker has not registered; the message is dropped."),
 )
 
 #: The catalogue, in value order. Append only.
@@ -214,6 +240,28 @@ def level_of(event: int) -> str:
         return BY_VALUE[event].level
     except (KeyError, TypeError):
         raise ValueError("unknown flowtrace event %r" % (event,)) from None
+
+
+#: The msg key an emitter sets to ``True`` when an error event reports something
+#: the code declared it expects (an exception listed in Celery's ``Task.throws``).
+EXPECTED_KEY = "expected"
+
+
+def level_for(event: int, msg_dict) -> str:
+    """Return the level at which a sink should report this event with this msg dict.
+
+    It is the event's catalogue level, except that an event whose msg dict has
+    ``expected: True`` is reported at info: Celery logs an exception listed in
+    ``Task.throws`` at info ("raised expected"), and flowtrace follows it.
+
+    Raises:
+        ValueError: if the value is not in the catalogue.
+
+    .. versionadded:: 0.1.0
+    """
+    if msg_dict.get(EXPECTED_KEY) is True:
+        return INFO
+    return level_of(event)
 
 
 def events_at_or_above(level: str) -> frozenset:

@@ -115,6 +115,8 @@ class LoggingSink:
 
     def __call__(self, event, msg_dict):
         level = _LEVEL_OF.get(event, logging.INFO)
+        if level > logging.INFO and msg_dict.get(events.EXPECTED_KEY) is True:
+            level = logging.INFO  # an exception listed in Task.throws, as Celery logs it
         logger = self.logger
         if not logger.isEnabledFor(level):
             return

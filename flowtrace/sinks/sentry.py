@@ -118,7 +118,7 @@ class SentrySink:
     def __call__(self, event, msg_dict):
         sdk = self._sdk
         name = _NAMES.get(event) or str(event)
-        level = _LEVEL_OF.get(event, events.INFO)
+        level = events.INFO if msg_dict.get(events.EXPECTED_KEY) is True else _LEVEL_OF.get(event, events.INFO)
         exc = msg_dict.get(EXC_KEY)
         # Sentry's event scrubber rewrites breadcrumb data in place (values
         # become AnnotatedValue objects), and breadcrumbs are only serialised

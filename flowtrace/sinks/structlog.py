@@ -38,4 +38,5 @@ class StructlogSink:
             fields = {("flowtrace_" + k if k in ("event", "event_id") else k): v for k, v in msg_dict.items()}
         else:
             fields = msg_dict
-        getattr(self.logger, _METHOD_OF.get(event, "info"))(name, event_id=event, **fields)
+        method = "info" if msg_dict.get(events.EXPECTED_KEY) is True else _METHOD_OF.get(event, "info")
+        getattr(self.logger, method)(name, event_id=event, **fields)

@@ -97,3 +97,21 @@ class TestLoggingSink:
         """A logger that is neither a Logger nor a name is rejected."""
         with pytest.raises(ValueError, match="logger must be a logging.Logger or a logger name"):
             LoggingSink(42)
+
+
+class TestExpectedFailures:
+    def test_expected_failure_logs_at_info(self, logger):
+        """A failure marked expected (an exception in Task.throws) is logged at info, others at warning."""
+        log, handler = logger
+        Trace.trace_by_logging(log)
+        Trace.log(Trace.TASK_FAILURE, task_name="t", expected=True)
+        Trace.log(Trace.TASK_FAILURE, task_name="t", expected=False)
+        assert [logging.INFO, logging.WARNING] == [r.levelno for r in handler.records]
+
+    def test_expected_failure_is_skipped_when_info_is_off(self, logger):
+        """With the logger at WARNING, an expected failure is not logged at all."""
+        log, handler = logger
+        log.setLevel(logging.WARNING)
+        Trace.trace_by_logging(log)
+        Trace.log(Trace.TASK_FAILURE, task_name="t", expected=True)
+        assert [] == handler.records

@@ -127,6 +127,16 @@ class TestSentrySink:
         events = _delivered(receiver, 1)
         assert [("warning", "FLOW_FAILURE orders")] == [(e["level"], e.get("message")) for e in events]
 
+    def test_expected_failure_is_only_a_breadcrumb(self, receiver):
+        """A failure marked expected (Task.throws) is an info breadcrumb, not a Sentry event."""
+        Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        Trace.log(Trace.TASK_FAILURE, task_name="Charge", expected=True, exc_info=_caught(_charge_card))
+        Trace.log(Trace.FLOW_FAILURE, flow_name="orders")
+        events = _delivered(receiver, 1)
+        assert ([("warning", "FLOW_FAILURE orders")], [("flowtrace", "TASK_FAILURE", "info",
+                                                         {"task_name": "Charge", "expected": True})]) == (
+            [(e["level"], e.get("message")) for e in events], _crumbs(events[0])[:1])
+
     @pytest.mark.parametrize("event, level", [(Trace.FLOW_FAILURE, "warning"), (Trace.DISPATCHER_FAILURE, "error")])
     def test_event_without_exception_is_a_message(self, receiver, event, level):
         """A warning or error event without `exc_info` becomes a Sentry message at the event's level."""

@@ -56,3 +56,13 @@ class TestStructlogSink:
 def test_structlog_is_real():
     """The structlog used here is the real package (guards against a stub on the path)."""
     assert hasattr(structlog, "get_logger")
+
+
+class TestExpectedFailures:
+    def test_expected_failure_logs_at_info(self):
+        """A failure marked expected is passed to structlog at info."""
+        with capture_logs() as logs:
+            Trace.trace_by_structlog()
+            Trace.log(Trace.TASK_FAILURE, task_name="t", expected=True)
+        assert [{"event": "TASK_FAILURE", "event_id": 8, "task_name": "t", "expected": True,
+                 "log_level": "info"}] == logs

@@ -1,0 +1,58 @@
+"""Which Celery apps are instrumented, with their options: the integration's global state.
+
+Celery's signals are global (one receiver list per signal, for every app in
+the process), so the receivers are connected once, while at least one app is
+instrumented, and each receiver looks the app up here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+from flowtrace._report import FailureCounter
+
+
+class Options(NamedTuple):
+    """What :func:`flowtrace.instrument` was asked for, per app."""
+
+    include_args: bool
+
+
+#: app -> Options. Replaced whole on change, so receivers read it without a lock.
+apps: dict = {}
+
+#: Whether any instrumented app opted in to arguments. The publish hook cannot
+#: tell which app sends a message (Celery's publish signal carries only the
+#: task name), so it follows this flag.
+publish_args = False
+
+#: Set when instrument() ran in a process that had already forked its pool
+#: children: the worker's main process then asks each child to instrument
+#: itself (see flowtrace.celery._activate).
+late = False
+
+lock = threading.Lock()
+
+#: Failures of flowtrace's own hooks: counted and logged, never raised into Celery.
+failures = FailureCounter("celery integration")
+
+
+def options_for(app):
+    """Return the :class:`Options` of ``app``, or None when it is not instrumented."""
+    return apps.get(app)
+
+
+def set_apps(new: dict) -> None:
+    """Replace the registry and the flags derived from it (callers hold :data:`lock`)."""
+    global apps, publish_args, late
+    apps = new
+    publish_args = any(options.include_args for options in new.values())
+    if not new:
+        late = False
+
+
+def set_late() -> None:
+    """Remember that pool children were forked before instrument() ran."""
+    global late
+    late = True

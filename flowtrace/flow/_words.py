@@ -1,0 +1,63 @@
+"""The wording of problems: how values, types and suggestions are written."""
+
+from __future__ import annotations
+
+import difflib
+
+
+def show(value) -> str:
+    """``value`` as the problem quotes it: a string in quotes, anything else with its kind."""
+    if isinstance(value, str):
+        return repr(value)
+    return "%r (a %s)" % (value, kind(value))
+
+
+def kind(value) -> str:
+    """The YAML kind of ``value``: null, boolean, number, string, mapping, list."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def a(value) -> str:
+    """``value``'s kind with its article: 'a string', 'an int', or 'null'."""
+    name = kind(value)
+    if name == "null":
+        return "null"
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def unknown(what: str, value, choices, where: str) -> str:
+    """'<where>: unknown <what> <value>', with the nearest of ``choices`` or all of them when they are few."""
+    message = "%s: unknown %s %s" % (where, what, show(value))
+    matches = difflib.get_close_matches(value, list(choices), n=1) if isinstance(value, str) else []
+    if matches:
+        return message + "; did you mean %r?" % matches[0]
+    if choices and len(choices) <= 12:
+        return message + "; expected one of: %s" % ", ".join(choices)
+    return message
+
+
+def plain(value):
+    """A deep copy of YAML data as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def and_list(names) -> str:
+    """"'a', 'b' and 'c'"."""
+    names = ["%r" % name for name in names]
+    return names[0] if len(names) == 1 else "%s and %s" % (", ".join(names[:-1]), names[-1])

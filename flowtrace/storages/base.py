@@ -1,0 +1,268 @@
+"""The storage adapter interface, its errors and what adapters share.
+
+A storage adapter keeps the results of a flow's tasks, so that the dispatcher
+can read them when it decides what runs next. Adapters subclass
+:class:`DataStorage` and keep Selinon's method names and argument order, so an
+adapter written for Selinon needs its base class changed and little else.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import re
+import traceback
+
+__all__ = ["DataStorage", "StorageError", "MissingResult", "error_record", "dumps", "loads", "expand_env"]
+
+
+class StorageError(Exception):
+    """A storage operation failed, and the task that asked for it should be retried.
+
+    :class:`~flowtrace.flow.storage_pool.StoragePool` raises it, after
+    emitting ``STORAGE_ISSUE``, whenever an adapter raises while it is created,
+    connected, or asked to retrieve, store or delete a result. The adapter's
+    own exception is the ``__cause__``. Nothing has been kept half-done: an
+    adapter that failed to connect is not marked connected, and a result that
+    failed to be read is not put in the result cache. Retrying the whole
+    operation is therefore safe.
+
+    Attributes:
+        storage_name: the name of the storage, as in the flow configuration.
+        operation: ``'connect'``, ``'retrieve'``, ``'store'``,
+            ``'store_error'`` or ``'delete'``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, storage_name: str | None = None, operation: str | None = None):
+        super().__init__(message)
+        self.storage_name = storage_name
+        self.operation = operation
+
+
+class MissingResult(LookupError):
+    """No result is stored for this flow name, task name and task id.
+
+    The built-in adapters raise it from ``retrieve()`` and ``delete()``. It is
+    a :class:`LookupError`, like :class:`KeyError`, but its message reads as a
+    sentence.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class DataStorage(abc.ABC):
+    """The base class of every storage adapter.
+
+    A result is addressed by three values: the flow name, the task name and
+    the Celery task id. The task name an adapter sees is the task's
+    ``storage_task_name`` from the flow configuration (the task name itself
+    unless the configuration says otherwise). ``retrieve()`` must return what
+    ``store()`` was given, as the built-in adapters do for any JSON value.
+
+    The constructor receives the storage's ``configuration`` mapping from the
+    flow YAML as keyword arguments, so that::
+
+        storages:
+          - name: Results
+            import: flowtrace.storages.redis
+            classname: RedisStorage
+            configuration:
+              url: redis://127.0.0.1:6379/0
+
+    creates ``RedisStorage(url="redis://127.0.0.1:6379/0")``. The constructor
+    should not open connections: :meth:`connect` does, when the storage is
+    first used.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @abc.abstractmethod
+    def connect(self) -> None:
+        """Open the connection, create the table or folder; called before first use.
+
+        .. versionadded:: 0.1.0
+        """
+
+    @abc.abstractmethod
+    def is_connected(self) -> bool:
+        """Return whether :meth:`connect` succeeded and :meth:`disconnect` was not called since.
+
+        .. versionadded:: 0.1.0
+        """
+
+    @abc.abstractmethod
+    def disconnect(self) -> None:
+        """Close the connection; :meth:`connect` may be called again afterwards.
+
+        .. versionadded:: 0.1.0
+        """
+
+    @abc.abstractmethod
+    def retrieve(self, flow_name: str, task_name: str, task_id: str):
+        """Return the result stored for a task.
+
+        Args:
+            flow_name: the flow the task ran in.
+            task_name: the task's storage task name.
+            task_id: the Celery task id.
+
+        Raises:
+            flowtrace.storages.MissingResult: if no result is stored for the
+                task (the built-in adapters; other adapters may raise their
+                own error).
+
+        .. versionadded:: 0.1.0
+        """
+
+    @abc.abstractmethod
+    def store(self, node_args, flow_name: str, task_name: str, task_id: str, result):
+        """Store a task's result, replacing any result stored before for the same task.
+
+        Args:
+            node_args: the arguments the flow was started with.
+            flow_name: the flow the task ran in.
+            task_name: the task's storage task name.
+            task_id: the Celery task id.
+            result: what the task returned.
+
+        Returns:
+            An id of the stored record, whose form is the adapter's choice.
+
+        .. versionadded:: 0.1.0
+        """
+
+    def store_error(self, node_args, flow_name: str, task_name: str, task_id: str, exc_info):
+        """Store why a task failed; optional.
+
+        This default raises :class:`NotImplementedError`, which the storage
+        pool reports as ``STORAGE_OMIT_STORE_ERROR``: the error is then only
+        in the trace.
+
+        Args:
+            node_args: the arguments the flow was started with.
+            flow_name: the flow the task ran in.
+            task_name: the task's storage task name.
+            task_id: the Celery task id.
+            exc_info: ``(type, value, traceback)``, as from :func:`sys.exc_info`.
+                :func:`~flowtrace.storages.base.error_record` turns it into a
+                JSON-ready dict.
+
+        Returns:
+            An id of the stored record.
+
+        Raises:
+            NotImplementedError: the adapter does not store errors.
+
+        .. versionadded:: 0.1.0
+        """
+        raise NotImplementedError("%s does not store task errors" % type(self).__name__)
+
+    @abc.abstractmethod
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Delete what is stored for a task: its result and its error.
+
+        Raises:
+            flowtrace.storages.MissingResult: if nothing is stored for the task
+                (the built-in adapters).
+
+        .. versionadded:: 0.1.0
+        """
+
+
+def error_record(exc_info) -> dict:
+    """Return a JSON-ready dict describing an exception: ``type``, ``message`` and ``traceback``.
+
+    ``type`` is ``ValueError`` for a built-in exception and
+    ``package.module.Name`` for the others; ``traceback`` is the text Python
+    prints for it, chained exceptions included.
+
+    Args:
+        exc_info: ``(type, value, traceback)`` as from :func:`sys.exc_info`,
+            or the exception itself.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(exc_info, BaseException):
+        exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+    kind, value, tb = exc_info
+    module = getattr(kind, "__module__", None)
+    name = getattr(kind, "__qualname__", None) or repr(kind)
+    try:
+        message = str(value)
+    except Exception:
+        message = "<unprintable %s>" % name
+    try:
+        text = "".join(traceback.format_exception(kind, value, tb))
+    except Exception:
+        text = None
+    return {
+        "type": name if module in (None, "builtins") else "%s.%s" % (module, name),
+        "message": message,
+        "traceback": text,
+    }
+
+
+def dumps(value) -> str:
+    """Encode a result as compact JSON text; the one encoding every built-in adapter uses.
+
+    Tuples become lists and dict keys must be strings, numbers, booleans or
+    ``None`` (they come back as strings), as JSON has it.
+
+    Raises:
+        TypeError: for a value JSON cannot hold, such as a set or an object.
+        ValueError: for NaN or an infinity, which JSON has no spelling for.
+
+    .. versionadded:: 0.1.0
+    """
+    # The standard library, not orjson: orjson writes NaN as null, which would
+    # silently change a result, and storage I/O costs far more than encoding.
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def loads(text):
+    """Decode what :func:`dumps` wrote (``str`` or UTF-8 ``bytes``).
+
+    .. versionadded:: 0.1.0
+    """
+    return json.loads(text)
+
+
+_ENV_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: str, what: str) -> str:
+    """Replace each ``{NAME}`` in ``value`` by the environment variable ``NAME``, as Selinon's adapters do.
+
+    Args:
+        value: a path or URL from the configuration.
+        what: what the value is, for the error message (``"the Redis URL"``).
+
+    Raises:
+        ValueError: naming the variable that is not set (never the value,
+            which may hold a password).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def lookup(match):
+        try:
+            return os.environ[match.group(1)]
+        except KeyError:
+            raise ValueError("%s refers to the environment variable %s, which is not set"
+                             % (what, match.group(1))) from None
+
+    return _ENV_REF.sub(lookup, value)
+
+
+def not_found(flow_name: str, task_name: str, task_id: str, what: str = "result") -> MissingResult:
+    """Return the :class:`MissingResult` a built-in adapter raises for a task with nothing stored."""
+    return MissingResult("no %s is stored for task %s (id %s) of flow %s" % (what, task_name, task_id, flow_name))
+
+
+def check_connected(adapter: DataStorage) -> None:
+    """Raise :class:`RuntimeError` unless ``adapter`` is connected; for the built-in adapters."""
+    if not adapter.is_connected():
+        raise RuntimeError("%s is not connected; call connect() first" % type(adapter).__name__)

@@ -1,0 +1,84 @@
+"""``InMemoryStorage``: results in a dict of this process, for one process and for unit tests."""
+
+from __future__ import annotations
+
+import threading
+
+from flowtrace.storages.base import DataStorage, check_connected, dumps, error_record, loads, not_found
+
+__all__ = ["InMemoryStorage"]
+
+
+class InMemoryStorage(DataStorage):
+    """Keep results in a dict that lives as long as the adapter.
+
+    Nothing leaves the process, so a prefork worker's children do not see
+    each other's results: use it in tests and in single-process setups
+    (``task_always_eager``, a ``solo`` pool). Results are kept as JSON text,
+    encoded as the other built-in adapters encode them, so that a result a
+    test stores here comes back as it would from Redis or SQL (a tuple comes
+    back as a list; a set is refused). The data outlives :meth:`disconnect`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._results = {}  # (flow, task, id) -> JSON text
+        self._errors = {}  # (flow, task, id) -> JSON text
+        self._connected = False
+
+    def connect(self) -> None:
+        self._connected = True
+
+    def is_connected(self) -> bool:
+        return self._connected
+
+    def disconnect(self) -> None:
+        self._connected = False
+
+    def retrieve(self, flow_name, task_name, task_id):
+        check_connected(self)
+        try:
+            text = self._results[(flow_name, task_name, task_id)]
+        except KeyError:
+            raise not_found(flow_name, task_name, task_id) from None
+        return loads(text)
+
+    def store(self, node_args, flow_name, task_name, task_id, result):
+        check_connected(self)
+        text = dumps(result)
+        with self._lock:
+            self._results[(flow_name, task_name, task_id)] = text
+        return task_id
+
+    def store_error(self, node_args, flow_name, task_name, task_id, exc_info):
+        check_connected(self)
+        text = dumps(error_record(exc_info))
+        with self._lock:
+            self._errors[(flow_name, task_name, task_id)] = text
+        return task_id
+
+    def retrieve_error(self, flow_name, task_name, task_id) -> dict:
+        """Return the error stored for a failed task, as :func:`~flowtrace.storages.base.error_record` made it.
+
+        Raises:
+            flowtrace.storages.MissingResult: if no error is stored for the task.
+
+        .. versionadded:: 0.1.0
+        """
+        check_connected(self)
+        try:
+            text = self._errors[(flow_name, task_name, task_id)]
+        except KeyError:
+            raise not_found(flow_name, task_name, task_id, "error") from None
+        return loads(text)
+
+    def delete(self, flow_name, task_name, task_id) -> None:
+        check_connected(self)
+        key = (flow_name, task_name, task_id)
+        with self._lock:
+            found = self._results.pop(key, None) is not None
+            found = self._errors.pop(key, None) is not None or found
+        if not found:
+            raise not_found(flow_name, task_name, task_id)

@@ -1,0 +1,119 @@
+"""Tests for flowtrace.celery: instrument(), uninstrument() and what they connect."""
+
+import subprocess
+import sys
+import weakref
+
+import pytest
+from celery import Celery, signals
+from celery.worker.consumer.consumer import Consumer
+from celery.worker.request import Request
+
+import flowtrace
+from flowtrace.celery import _RECEIVERS, _patches, _registry, instrument, is_instrumented, uninstrument
+from flowtrace.testing import capture_events
+
+
+def snapshot():
+    """What instrument() changes: every signal's receivers, the two wrapped methods, the registry."""
+    return ([list(signal.receivers) for signal, _, _ in _RECEIVERS],
+            Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"], dict(_registry.apps))
+
+
+class TestInstrument:
+    """instrument() and uninstrument()."""
+
+    def test_twice_changes_nothing(self, app):
+        """A second call for the same app leaves receivers, patches and registry exactly as the first left them."""
+        instrument(app)
+        first = snapshot()
+        instrument(app)
+        assert first == snapshot()
+
+    def test_connects_each_receiver_once_strongly(self, app):
+        """Each signal gets one strong (weak=False) receiver under flowtrace's dispatch_uid."""
+        instrument(app)
+        for signal, receiver, name in _RECEIVERS:
+            ours = [(key, r) for key, r in signal.receivers if key[0] == "flowtrace.celery." + name]
+            assert [receiver] == [r for _, r in ours]
+            assert not isinstance(ours[0][1], weakref.ReferenceType)
+
+    def test_uninstrument_restores_everything(self, app):
+        """After uninstrument() the signals and wrapped methods are as they were before instrument()."""
+        before = snapshot()
+        instrument(app)
+        assert before != snapshot()
+        assert True is uninstrument(app)
+        assert before == snapshot()
+        assert False is uninstrument(app)
+
+    def test_other_options_raise(self, app):
+        """Instrumenting an app again with different options is an error, not a silent change."""
+        instrument(app)
+        with pytest.raises(ValueError, match="already instrumented with include_args=False"):
+            instrument(app, include_args=True)
+
+    def test_rejects_non_apps(self):
+        """Anything but a Celery app (or a proxy to one) is a ValueError naming it."""
+        with pytest.raises(ValueError, match="needs a celery.Celery app, got 'app'"):
+            instrument("app")
+
+    def test_rejects_non_bool_include_args(self, app):
+        """include_args must be a bool."""
+        with pytest.raises(ValueError, match="include_args must be True or False, got 'yes'"):
+            instrument(app, include_args="yes")
+
+    def test_accepts_current_app_proxy(self, app):
+        """celery.current_app is resolved to the app it stands for."""
+        from celery import current_app
+
+        app.set_current()
+        instrument(current_app)
+        assert (True, True) == (is_instrumented(app), is_instrumented(current_app))
+
+    def test_two_apps_share_the_receivers(self, app):
+        """Uninstrumenting one of two apps keeps the hooks for the other, and only for it."""
+        other = Celery("other", broker="memory://", backend="cache+memory://", set_as_current=False)
+
+        @other.task(shared=False, name="other.ok")
+        def other_task():
+            return None
+
+        instrument(app)
+        instrument(other)
+        uninstrument(app)
+        with capture_events() as captured:
+            app.tasks["unit.ok"].apply()
+            other_task.apply()
+        assert ["TASK_START", "TASK_END"] == captured.names()
+        assert {"other.ok"} == {msg["task_name"] for _, msg in captured}
+        assert 1 == sum(1 for key, _ in signals.task_prerun.receivers if key[0] == "flowtrace.celery.prerun")
+        other.close()
+
+    def test_wrapped_methods_call_celery_first(self, app):
+        """The wrapped Consumer and Request methods are flowtrace's while instrumented, Celery's after."""
+        original = (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
+        instrument(app)
+        assert (_patches._decode_error_hook, _patches._on_failure_hook) == (
+            Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
+        uninstrument(app)
+        assert original == (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
+
+
+class TestPackage:
+    """flowtrace's top-level exports of the integration."""
+
+    def test_import_stays_cheap(self):
+        """Importing flowtrace imports neither Celery nor the integration."""
+        code = "import sys, flowtrace; print(sorted(m for m in ('celery', 'flowtrace.celery') if m in sys.modules))"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert "[]\n" == out
+
+    def test_exports_instrument(self):
+        """flowtrace.instrument and flowtrace.uninstrument are the integration's functions."""
+        assert (instrument, uninstrument) == (flowtrace.instrument, flowtrace.uninstrument)
+
+    def test_unknown_attribute(self):
+        """Other missing names still raise AttributeError."""
+        with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
+            flowtrace.nothing_here
