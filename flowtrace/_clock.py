@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import time
 
-# (second, formatted prefix), replaced as one tuple so threads never see half an update.
-_cache = (None, "")
+# second -> formatted date and time. A dict rather than one slot: a task's
+# TASK_START formats both the second it was first sent and the current one,
+# and a single slot would be reformatted twice per task (bench/worker_bench.py).
+# Reads and inserts of one key are atomic under the GIL.
+_cache: dict = {}
+_CACHE_MAX = 64
 _time_ns = time.time_ns
 
 
@@ -15,7 +19,6 @@ def utc_iso(now=None) -> str:
     ``now`` is in seconds since the epoch (not before it), and is rounded to the
     nearest microsecond, as :meth:`datetime.datetime.fromtimestamp` does.
     """
-    global _cache
     if now is None:
         # Integer nanoseconds: exact, and cheaper than splitting a float.
         ns = _time_ns()
@@ -29,9 +32,11 @@ def utc_iso(now=None) -> str:
     if micro == 1_000_000:
         second += 1
         micro = 0
-    cached_second, prefix = _cache
-    if second != cached_second:
+    prefix = _cache.get(second)
+    if prefix is None:
         # Formatting the date part is the slow bit; events arrive many per second.
         prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        _cache = (second, prefix)
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[second] = prefix
     return f"{prefix}.{micro:06d}Z"

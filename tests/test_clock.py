@@ -23,7 +23,7 @@ def _reference(now):
 @pytest.fixture(autouse=True)
 def _cold_cache(monkeypatch):
     # Each test starts with an empty cache, so no test depends on the one before.
-    monkeypatch.setattr(_clock, "_cache", (None, ""))
+    monkeypatch.setattr(_clock, "_cache", {})
 
 
 class TestUtcIso:
