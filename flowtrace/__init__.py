@@ -9,12 +9,13 @@ from flowtrace.trace import Trace
 __version__ = "0.1.0.dev0"
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
-           "__version__"]
+           "CorrelationFilter", "__version__"]
 
 # The Celery integration is imported on first use, so that importing flowtrace
 # stays cheap in processes that only log events.
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
-         "load_flows": "flowtrace.flow", "FlowConfigError": "flowtrace.flow"}
+         "load_flows": "flowtrace.flow", "FlowConfigError": "flowtrace.flow",
+         "CorrelationFilter": "flowtrace.correlation"}
 
 
 def __getattr__(name):

@@ -25,6 +25,12 @@ Postrun reports ``state=None`` when the error was outside the task body, or
 when ``apply(throw=True)`` re-raises: Celery then reports the attempt through
 ``task_internal_error`` (and, outside eager mode, ``task_failure`` after it),
 so the terminal event is emitted there, once.
+
+From prerun to postrun the attempt's correlation fields are bound in the
+context (:mod:`flowtrace.correlation` puts them on log records): set before
+TASK_START, reset at postrun whatever its state, as postrun is sent from the
+tracer's ``finally``. ``task_internal_error`` comes after postrun and binds
+them again around its own event only.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from time import monotonic
 from celery import states
 from celery.exceptions import Ignore, Reject, Retry
 
+from flowtrace import context
 from flowtrace._clock import utc_iso
 from flowtrace.celery import _main, _msg, _registry
 from flowtrace.trace import Trace
@@ -56,12 +63,14 @@ _REJECTED = Trace.TASK_REJECTED
 class _Attempt:
     """One attempt running in this process, from prerun to postrun."""
 
-    __slots__ = ("t0", "base", "einfo")
+    __slots__ = ("t0", "base", "einfo", "fields", "token")
 
     def __init__(self, t0):
         self.t0 = t0
         self.base = None  # the identity keys, built at prerun when a sink listens
         self.einfo = None  # from task_failure / task_retry inside the attempt
+        self.fields = None  # the correlation fields bound at prerun
+        self.token = None  # resets them at postrun
 
 
 #: task_id -> _Attempt for the attempts running in this process. Kept even
@@ -82,6 +91,10 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
         if options is None:
             return
         attempt = _running[task_id] = _Attempt(monotonic())
+        # Bound whether or not a sink listens: log correlation does not need one.
+        attempt.fields = fields = {"task_id": task_id, "task_name": task.name}
+        _msg.flow_fields(fields, getattr(task.request, _msg.FLOW_HEADER, None), kwargs)
+        attempt.token = context._enter_task(fields)
         if not Trace.enabled:
             return
         request = task.request
@@ -106,6 +119,8 @@ def on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **
         attempt = _running.pop(task_id, None)
         if attempt is None:
             return
+        if attempt.token is not None:
+            context._exit_task(attempt.token)
         if state is None:
             _local.pending = (task_id, attempt)
             return
@@ -170,7 +185,14 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
         if attempt is not None:
             msg["runtime"] = monotonic() - attempt.t0
         _outcome(msg, event, sender, exception, einfo)
-        Trace.log(event, msg)
+        # Postrun already ended the attempt's fields; this event is still about it.
+        fields = attempt.fields if attempt is not None and attempt.fields is not None else {
+            "task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
+        token = context._enter_task(fields)
+        try:
+            Trace.log(event, msg)
+        finally:
+            context._exit_task(token)
     except Exception as exc:
         _registry.failures.record("task_internal_error", exc)
 

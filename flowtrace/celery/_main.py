@@ -17,6 +17,12 @@ The main process reads messages and hands them to the pool. It reports:
 Each attempt gets at most one terminal event from here: Celery reports a hard
 time limit twice (``Request.on_timeout`` and the pool's error callback) and a
 terminated task both as revoked and, sometimes, as a lost worker.
+
+No task runs here, so each event is emitted with its task's ``task_id`` and
+``task_name`` bound as correlation fields (:mod:`flowtrace.correlation`):
+what a sink logs about a task in this process names it (django-structlog
+#1043). ``Request.on_failure`` runs with them bound as a whole (see
+:mod:`flowtrace.celery._patches`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery import states
 from celery.exceptions import Reject
 
+from flowtrace import context
 from flowtrace.celery import _msg, _registry
 from flowtrace.trace import Trace
 
@@ -69,6 +76,29 @@ def _first_report(msg, request) -> bool:
     return True
 
 
+def _log(event, msg) -> None:
+    """``Trace.log(event, msg)`` with the task's correlation fields bound around it."""
+    fields = {"task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
+    if "flow_name" in msg:
+        fields["flow_name"] = msg["flow_name"]
+        fields["dispatcher_id"] = msg.get("dispatcher_id")
+    token = context._enter_task(fields)
+    try:
+        Trace.log(event, msg)
+    finally:
+        context._exit_task(token)
+
+
+def request_fields(request):
+    """The correlation fields of a worker ``Request``, or None when its app is not instrumented."""
+    task = getattr(request, "task", None)
+    if task is None or _registry.apps.get(task.app) is None:
+        return None
+    headers = getattr(request, "request_dict", None) or {}
+    return _msg.flow_fields({"task_id": request.id, "task_name": task.name}, headers.get(_msg.FLOW_HEADER),
+                            getattr(request, "kwargs", None))
+
+
 def _runtime(msg, request) -> None:
     started = getattr(request, "time_start", None) if request is not None else None
     if started:
@@ -95,7 +125,7 @@ def on_received(sender=None, request=None, **_):
             msg["eta"] = headers["eta"]
         if headers.get("expires"):
             msg["expires"] = headers["expires"]
-        Trace.log(_TASK_RECEIVED, msg)
+        _log(_TASK_RECEIVED, msg)
     except Exception as exc:  # tracing must never lose a message
         _registry.failures.record("task_received", exc)
 
@@ -118,7 +148,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
         msg["terminated"] = bool(terminated)
         if terminated:
             msg["signum"] = signum
-        Trace.log(Trace.TASK_REVOKED, msg)
+        _log(Trace.TASK_REVOKED, msg)
     except Exception as exc:
         _registry.failures.record("task_revoked", exc)
 
@@ -140,7 +170,7 @@ def on_failure(task, task_id, exception, einfo) -> None:
     if exception is not None:
         _msg.exception(msg, exception, einfo)
     msg["expected"] = _msg.expected(task, exception)
-    Trace.log(Trace.TASK_FAILURE, msg)
+    _log(Trace.TASK_FAILURE, msg)
 
 
 def on_retry(task, context, reason) -> None:
@@ -162,7 +192,7 @@ def on_retry(task, context, reason) -> None:
         msg["reason"] = _msg.text(reason)
         _msg.cause(msg, getattr(reason, "exc", None))
         _msg.when(msg, getattr(reason, "when", None))
-    Trace.log(Trace.TASK_RETRY, msg)
+    _log(Trace.TASK_RETRY, msg)
 
 
 def _identity(task, task_id, request):
@@ -185,7 +215,7 @@ def on_unknown(sender=None, message=None, exc=None, name=None, id=None, **_):  #
         # Celery stores NotRegistered as the task's result: its state is FAILURE.
         msg["state"] = states.FAILURE
         msg["reason"] = "not registered: %s" % (name,)
-        Trace.log(Trace.TASK_UNKNOWN, msg)
+        _log(Trace.TASK_UNKNOWN, msg)
     except Exception as error:
         _registry.failures.record("task_unknown", error)
 
@@ -216,7 +246,7 @@ def _reject_message(consumer, message, reason):
     msg["state"] = states.REJECTED
     msg["reason"] = reason
     msg["requeue"] = False
-    Trace.log(Trace.TASK_REJECTED, msg)
+    _log(Trace.TASK_REJECTED, msg)
 
 
 def _from_message(consumer, message):
@@ -257,6 +287,6 @@ def after_request_failure(request, exc_info, return_ok) -> None:
         _runtime(msg, request)
         msg["reason"] = "%s: %s" % (_msg.type_name(exc), _msg.text(exc))
         msg["requeue"] = True
-        Trace.log(Trace.TASK_REJECTED, msg)
+        _log(Trace.TASK_REJECTED, msg)
     except Exception as error:
         _registry.failures.record("Request.on_failure", error)

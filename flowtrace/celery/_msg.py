@@ -6,6 +6,10 @@ in a group), ``retries`` (the attempt, 0 for the first), ``queue``,
 ``hostname`` and ``state``. The hooks see a task through three different
 objects, one builder each: the producer's message headers, the worker main
 process's ``Request`` and the executing process's ``Context``.
+
+A task of a flow (and a flow's dispatcher) carries the flow's identity in the
+:data:`FLOW_HEADER` message header; every builder copies its keys
+(:data:`FLOW_KEYS`) after the identity keys.
 """
 
 from __future__ import annotations
@@ -18,6 +22,34 @@ SENT_HEADER = "flowtrace_sent"
 FIRST_SENT_HEADER = "flowtrace_first_sent"
 #: Whether the producer saw a caller-supplied argsrepr / kwargsrepr: [bool, bool].
 CUSTOM_REPR_HEADER = "flowtrace_custom_repr"
+#: Set by the flow dispatcher on the messages it sends (flowtrace.flow): a dict
+#: with the flow's identity, copied into the task's events.
+FLOW_HEADER = "flowtrace_flow"
+#: The keys of FLOW_HEADER that go into events, in this order.
+FLOW_KEYS = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")
+
+
+def _flow(msg, value):
+    if isinstance(value, dict):
+        for key in FLOW_KEYS:
+            if key in value:
+                msg[key] = value[key]
+    return msg
+
+
+def flow_fields(fields, header, kwargs) -> dict:
+    """Add ``flow_name`` and ``dispatcher_id`` to a task's correlation fields when it belongs to a flow.
+
+    The :data:`FLOW_HEADER` says so; without it, keyword arguments holding
+    both (a flow task's, as Selinon passes them) do.
+    """
+    if isinstance(header, dict) and "flow_name" in header:
+        fields["flow_name"] = header.get("flow_name")
+        fields["dispatcher_id"] = header.get("dispatcher_id")
+    elif type(kwargs) is dict and "dispatcher_id" in kwargs and "flow_name" in kwargs:
+        fields["flow_name"] = kwargs["flow_name"]
+        fields["dispatcher_id"] = kwargs["dispatcher_id"]
+    return fields
 
 
 def _identity(msg, name, task_id, parent_id, root_id, group_id, retries, queue, hostname):
@@ -36,8 +68,8 @@ def _identity(msg, name, task_id, parent_id, root_id, group_id, retries, queue, 
 def from_headers(headers, queue, hostname) -> dict:
     """Identity keys from protocol 2 message headers (producer, undecodable messages)."""
     get = headers.get
-    return _identity({}, get("task"), get("id"), get("parent_id"), get("root_id"), get("group"),
-                     get("retries"), queue, hostname)
+    return _flow(_identity({}, get("task"), get("id"), get("parent_id"), get("root_id"), get("group"),
+                           get("retries"), queue, hostname), get(FLOW_HEADER))
 
 
 def from_request(request) -> dict:
@@ -45,16 +77,17 @@ def from_request(request) -> dict:
     headers = request.request_dict
     delivery_info = request.delivery_info or {}
     # request.type is the registered name; request.name is the shadow name when one is set.
-    return _identity({}, request.type, request.id, headers.get("parent_id"), headers.get("root_id"),
-                     headers.get("group"), headers.get("retries"), delivery_info.get("routing_key"),
-                     request.hostname)
+    return _flow(_identity({}, request.type, request.id, headers.get("parent_id"), headers.get("root_id"),
+                           headers.get("group"), headers.get("retries"), delivery_info.get("routing_key"),
+                           request.hostname), headers.get(FLOW_HEADER))
 
 
 def from_context(context, task_name) -> dict:
     """Identity keys from a ``celery.app.task.Context`` (``task.request``)."""
     delivery_info = getattr(context, "delivery_info", None) or {}
-    return _identity({}, task_name, context.id, context.parent_id, context.root_id, context.group,
-                     context.retries, delivery_info.get("routing_key"), context.hostname)
+    return _flow(_identity({}, task_name, context.id, context.parent_id, context.root_id, context.group,
+                           context.retries, delivery_info.get("routing_key"), context.hostname),
+                 getattr(context, FLOW_HEADER, None))
 
 
 def from_request_dict(request, task_name) -> dict:
@@ -62,8 +95,8 @@ def from_request_dict(request, task_name) -> dict:
     request = request or {}
     get = request.get
     delivery_info = get("delivery_info") or {}
-    return _identity({}, task_name, get("id"), get("parent_id"), get("root_id"), get("group"),
-                     get("retries"), delivery_info.get("routing_key"), get("hostname"))
+    return _flow(_identity({}, task_name, get("id"), get("parent_id"), get("root_id"), get("group"),
+                           get("retries"), delivery_info.get("routing_key"), get("hostname")), get(FLOW_HEADER))
 
 
 def type_name(exc) -> str:

@@ -8,11 +8,17 @@ self.on_decode_error; the pool's error callback is the request's bound
 on_failure), so wrapping them on the class reaches a worker that is already
 running. Celery's method always runs first, and unpatching restores it
 unless someone wrapped it after us.
+
+``Request.on_failure`` runs with the task's correlation fields bound: it is
+where the main process reports a lost pool child, through ``task_failure``
+receivers and its own "Task handler raised error: WorkerLostError" line, and
+no attempt is bound in that process (django-structlog #1043).
 """
 
 from __future__ import annotations
 
-from flowtrace.celery import _main
+from flowtrace import context
+from flowtrace.celery import _main, _registry
 
 #: name -> Celery's function, while wrapped.
 _ORIGINALS: dict = {}
@@ -26,10 +32,21 @@ def _decode_error_hook(self, message, exc):
 
 
 def _on_failure_hook(self, exc_info, send_failed_event=True, return_ok=False):
+    token = None
+    try:
+        fields = _main.request_fields(self)
+        if fields is not None:
+            token = context._enter_task(fields)
+    except Exception as exc:  # tracing must never lose the failure
+        _registry.failures.record("Request.on_failure", exc)
     try:
         return _ORIGINALS["on_failure"](self, exc_info, send_failed_event, return_ok)
     finally:
-        _main.after_request_failure(self, exc_info, return_ok)
+        try:
+            _main.after_request_failure(self, exc_info, return_ok)
+        finally:
+            if token is not None:
+                context._exit_task(token)
 
 
 def _targets():

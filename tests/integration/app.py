@@ -17,12 +17,17 @@ which builds the app from environment variables:
 - ``FLOWTRACE_IT_CLIENT``: the name of the worker's broker connections;
 - ``FLOWTRACE_IT_SENTRY`` / ``FLOWTRACE_IT_OTEL``: files that enable
   sentry-sdk's CeleryIntegration / OpenTelemetry's CeleryInstrumentor and
-  record what each of them captures.
+  record what each of them captures;
+- ``FLOWTRACE_IT_LOGS``: a JSON lines file for the worker's log records, with
+  flowtrace's log correlation on (``CorrelationFilter`` on the root logger's
+  handlers, ``structlog_processor`` in structlog), and a ``task_postrun``
+  receiver connected after flowtrace's that logs for ``it.log``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 
@@ -126,7 +131,26 @@ def make_app(broker: str, run_dir: str, queue: str, client_name: str = None) -> 
     def hard_limit():
         time.sleep(30)
 
+    @app.task(shared=False, name="it.log")
+    def log(label, fail=False):
+        _log_inside(label)
+        if fail:
+            raise ValueError(label)
+        return label
+
     return app
+
+
+def _log_inside(label):
+    """Log through the task's own logger, a third-party library's and structlog, as a task would."""
+    import structlog
+
+    own = logging.getLogger("it.correlation")
+    own.info("own %s", label)
+    logging.getLogger("urllib3.connectionpool").warning("third-party %s", label)
+    own.info("explicit %s", label, extra={"task_id": "set-by-user"})
+    structlog.get_logger("it.structlog").info("structlog", label=label)
+    structlog.get_logger("it.structlog").info("structlog explicit", label=label, task_name="set-by-user")
 
 
 # --- the worker side --------------------------------------------------------
@@ -203,6 +227,44 @@ def _setup_otel(path):
         CeleryInstrumentor().instrument()
 
 
+def _setup_logs(path):
+    import structlog
+
+    from flowtrace import correlation
+
+    write = _line_writer(path)
+
+    class JsonLines(logging.Handler):
+        """One JSON line per record, with the correlation fields the filter set."""
+
+        def emit(self, record):
+            line = {"source": "logging", "logger": record.name, "level": record.levelname,
+                    "message": record.getMessage(), "process": record.processName, "pid": record.process,
+                    "thread": record.threadName}
+            line.update({key: getattr(record, key, "<missing>") for key in correlation.FIELDS})
+            write(line)
+
+    # Celery sets up the worker's logging after this module is imported (and
+    # empties the root logger's handlers), so the handler and the filter go in
+    # once it has; the pool children inherit both.
+    @signals.after_setup_logger.connect(weak=False)
+    def _add_handler(logger=None, **_):
+        logger.addHandler(JsonLines())
+        correlation.install(logger)
+
+    def render(logger, method_name, event_dict):
+        write(dict(event_dict, source="structlog", pid=os.getpid()))
+        raise structlog.DropEvent
+
+    structlog.configure(processors=[correlation.structlog_processor, render], cache_logger_on_first_use=False)
+
+    # Connected after instrument(): runs once flowtrace's postrun ended the attempt's fields.
+    @signals.task_postrun.connect(weak=False)
+    def _after_postrun(task_id=None, task=None, **_):
+        if task is not None and task.name == "it.log":
+            logging.getLogger("it.after").info("postrun receiver %s", task_id)
+
+
 @control_command()
 def flowtrace_it_break_connection(state):
     """Make the consumer's next read fail as a lost connection does (for the filesystem broker)."""
@@ -248,6 +310,8 @@ def _from_environment():
             _instrument_now(app)
     elif when not in ("none", "import", "everywhere"):
         raise ValueError("unknown FLOWTRACE_IT_INSTRUMENT %r" % (when,))
+    if env.get("FLOWTRACE_IT_LOGS"):
+        _setup_logs(env["FLOWTRACE_IT_LOGS"])
     return app
 
 

@@ -113,13 +113,14 @@ class EventLog:
 class Worker:
     """One ``celery worker`` subprocess, stopped by its process group id."""
 
-    def __init__(self, run, name: str, env: dict, concurrency: int = 2):
+    def __init__(self, run, name: str, env: dict, concurrency: int = 2, pool: str = "prefork"):
         self.run = run
         self.name = name
         self.hostname = "%s@%s" % (name, socket.gethostname())
         self.log_path = os.path.join(run.dir, name + ".log")
         self.env = env
         self.concurrency = concurrency
+        self.pool = pool
         self.proc = None
 
     def start(self, ready_marker: str = None, timeout: float = 60.0) -> "Worker":
@@ -129,7 +130,7 @@ class Worker:
 
     def launch(self) -> "Worker":
         """Start the subprocess without waiting for it."""
-        cmd = [sys.executable, "-m", "celery", "-A", "tests.integration.app", "worker", "--pool=prefork",
+        cmd = [sys.executable, "-m", "celery", "-A", self.run.app_module, "worker", "--pool=%s" % self.pool,
                "--concurrency=%d" % self.concurrency, "-l", "info", "-n", self.hostname,
                "-Q", self.run.queue, "--without-gossip", "--without-mingle", "--without-heartbeat"]
         log = open(self.log_path, "ab")
@@ -191,14 +192,17 @@ class Worker:
 class Run:
     """One broker, one queue, one events file, and the workers consuming that queue."""
 
-    def __init__(self, broker: str, base_dir: str, label: str):
+    def __init__(self, broker: str, base_dir: str, label: str, app_module: str = "tests.integration.app",
+                 app_factory=None):
         self.broker = broker
         self.queue = "ftit-%s-%s" % (label, uuid.uuid4().hex[:10])
         self.dir = os.path.join(base_dir, self.queue)
         os.makedirs(self.dir)
         self.events_path = os.path.join(self.dir, "events.jsonl")
         self.events = EventLog(self.events_path)
-        self.app = make_app(broker, self.dir, self.queue)
+        #: The workers' -A module; app_factory(broker, run_dir, queue) builds the same app here.
+        self.app_module = app_module
+        self.app = (app_factory or make_app)(broker, self.dir, self.queue)
         self.workers = []
 
     def env(self, **extra) -> dict:
@@ -210,11 +214,14 @@ class Run:
         return env
 
     def worker(self, name: str = "w1", concurrency: int = 2, ready_marker: str = None, start: bool = True,
-               **env) -> Worker:
-        """Start a worker on this run's queue; ``env`` adds FLOWTRACE_IT_* variables (see app.py)."""
+               pool: str = "prefork", **env) -> Worker:
+        """Start a worker on this run's queue; ``env`` adds FLOWTRACE_IT_* variables (see app.py).
+
+        ``pool`` is Celery's ``--pool``: prefork unless a test asks for another.
+        """
         full_name = "%s-%s" % (name, self.queue)
         env.setdefault("FLOWTRACE_IT_CLIENT", full_name)
-        worker = Worker(self, full_name, self.env(**env), concurrency)
+        worker = Worker(self, full_name, self.env(**env), concurrency, pool)
         self.workers.append(worker)
         return worker.start(ready_marker) if start else worker
 
