@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import decimal
 import threading
 import uuid
+from collections.abc import Mapping
 
 REDACTED = "[redacted]"
 
@@ -21,6 +23,7 @@ DEFAULT_KEYS = (
 # structure cannot make redaction slow; cycles are detected by identity.
 _MAX_DEPTH = 32
 _TOO_DEEP = "[too deep to redact]"
+_CYCLE = "[cycle]"
 
 _CONTAINERS = (dict, list, tuple)
 
@@ -103,6 +106,25 @@ def _learn_leaf(kind) -> None:
     _leaf_types.add(kind)
 
 
+def _other(value, depth, path):
+    """Walk a value that is neither plain nor a dict, list or tuple, if it can hold keys.
+
+    Other mappings (``MappingProxyType``, ``OrderedDict`` views, ...) and
+    dataclass instances are read as dicts, since serialisers show their
+    fields; when a secret is found the sink gets the redacted dict instead of
+    the object. Any other type is remembered as one that holds no secret.
+    """
+    if isinstance(value, Mapping):
+        fields = dict(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {field.name: getattr(value, field.name, None) for field in dataclasses.fields(value)}
+    else:
+        _learn_leaf(type(value))
+        return value
+    new = _redact_value(fields, depth, path)
+    return value if new is fields else new
+
+
 def redact_top(msg: dict) -> dict:
     """Redact ``msg`` in place at the top level, copying nested containers that change.
 
@@ -135,12 +157,9 @@ def redact_top(msg: dict) -> dict:
                     break
             else:
                 continue
-        if isinstance(value, _CONTAINERS):
-            new = _redact_value(value, 1, None)
-            if new is not value:
-                msg[key] = new  # replacing a value does not disturb the iteration
-        else:
-            _learn_leaf(kind)
+        new = _redact_value(value, 1, None) if isinstance(value, _CONTAINERS) else _other(value, 1, None)
+        if new is not value:
+            msg[key] = new  # replacing a value does not disturb the iteration
     return msg
 
 
@@ -149,8 +168,8 @@ def _redact_top_keys(msg: dict) -> dict:
         if _is_secret(key):
             if value is not None:
                 msg[key] = REDACTED
-        elif isinstance(value, _CONTAINERS):
-            new = _redact_value(value, 1, None)
+        elif type(value) not in _leaf_types:
+            new = _redact_value(value, 1, None) if isinstance(value, _CONTAINERS) else _other(value, 1, None)
             if new is not value:
                 msg[key] = new
     return msg
@@ -160,7 +179,9 @@ def redact(value):
     """Return ``value`` with secrets redacted, copying only what changes."""
     if isinstance(value, _CONTAINERS):
         return _redact_value(value, 0, None)
-    return value
+    if type(value) in _leaf_types:
+        return value
+    return _other(value, 0, None)
 
 
 def _redact_value(value, depth, path):
@@ -186,8 +207,9 @@ def _redact_value(value, depth, path):
         path = set()
     marker = id(value)
     if marker in path:
-        # A cycle: leave the reference as it is; serialisers handle cycles.
-        return value
+        # A cycle. Handing the original back would let a serialiser walk the
+        # unredacted object through it, so the reference is cut.
+        return _CYCLE
     path.add(marker)
     try:
         if isinstance(value, dict):
@@ -203,8 +225,7 @@ def _redact_value(value, depth, path):
                 elif isinstance(item, _CONTAINERS):
                     new = _redact_value(item, depth + 1, path)
                 else:
-                    _learn_leaf(type(item))
-                    continue
+                    new = _other(item, depth + 1, path)
                 if new is not item:
                     if out is None:
                         out = dict(value)
@@ -215,14 +236,11 @@ def _redact_value(value, depth, path):
         for index, item in enumerate(value):
             if type(item) in leaf:
                 continue
-            if isinstance(item, _CONTAINERS):
-                new = _redact_value(item, depth + 1, path)
-                if new is not item:
-                    if out is None:
-                        out = list(value)
-                    out[index] = new
-            else:
-                _learn_leaf(type(item))
+            new = _redact_value(item, depth + 1, path) if isinstance(item, _CONTAINERS) else _other(item, depth + 1, path)
+            if new is not item:
+                if out is None:
+                    out = list(value)
+                out[index] = new
         if out is None:
             return value
         return out if isinstance(value, list) else tuple(out)

@@ -28,6 +28,12 @@ _KINDS = {
 }
 
 
+def _kind_of(value) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping with %d keys (%s)" % (len(value), ", ".join(sorted(map(str, value))))
+    return "a %s" % type(value).__name__
+
+
 def _entry_error(index, kind, problem):
     label = "global.trace entry %d" % (index + 1)
     if kind:
@@ -46,7 +52,8 @@ def _options(index, kind, value):
                 expected = ", ".join(allowed + _FILTER_KEYS)
                 raise _entry_error(index, kind, "unknown option %s; expected %s" % (", ".join(map(repr, unknown)), expected))
         return dict(value)
-    raise _entry_error(index, kind, "expected true, false or a mapping of options, got %r" % (value,))
+    # The type, not the value: a misplaced DSN or password must not reach the message.
+    raise _entry_error(index, kind, "expected true, false or a mapping of options, got %s" % _kind_of(value))
 
 
 def _build(index, kind, options):
@@ -107,8 +114,8 @@ def parse_trace_config(config) -> list:
     try:
         for index, entry in enumerate(config):
             if not isinstance(entry, Mapping) or len(entry) != 1:
-                raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %r"
-                                   % (", ".join(_KINDS), entry))
+                raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %s"
+                                   % (", ".join(_KINDS), _kind_of(entry)))
             (kind, value), = entry.items()
             if kind not in _KINDS:
                 raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))

@@ -49,6 +49,9 @@ _noop_log = "".format
 
 _redact_top = _redact.redact_top
 
+# Events Trace.log could not build a msg dict for; reported in stats() as "Trace.log".
+_emit_failures = FailureCounter("Trace.log")
+
 
 def _log(event, /, *msg_dicts, **kwargs):
     try:
@@ -69,19 +72,25 @@ def _log(event, /, *msg_dicts, **kwargs):
                 break
         else:
             return  # every sink would ignore this event
-    if msg_dicts:
-        if len(msg_dicts) == 1 and not kwargs:
-            msg = dict(msg_dicts[0])
-        elif len(msg_dicts) == 1:
-            msg = {**msg_dicts[0], **kwargs}
+    try:
+        if msg_dicts:
+            if len(msg_dicts) == 1 and not kwargs:
+                msg = dict(msg_dicts[0])
+            elif len(msg_dicts) == 1:
+                msg = {**msg_dicts[0], **kwargs}
+            else:
+                msg = {}
+                for part in msg_dicts:
+                    msg.update(part)
+                msg.update(kwargs)
         else:
-            msg = {}
-            for part in msg_dicts:
-                msg.update(part)
-            msg.update(kwargs)
-    else:
-        msg = kwargs  # already a fresh dict owned by this call
-    _redact_top(msg)
+            msg = kwargs  # already a fresh dict owned by this call
+        _redact_top(msg)
+    except Exception as exc:
+        # A msg argument that is not a mapping, or one changed by another
+        # thread while it was read: the event is lost, so it is counted.
+        _emit_failures.record(_event_label(event), exc)
+        return
     for entry in entries:
         try:
             entry.sink(event, msg)
@@ -117,7 +126,12 @@ def _event_label(event):
         row = events.BY_VALUE.get(event)
     except TypeError:  # an unhashable value passed as the event
         row = None
-    return row.name if row is not None else "event %r" % (event,)
+    if row is not None:
+        return row.name
+    try:
+        return "event %r" % (event,)
+    except Exception:  # its repr raised: this runs inside an except block
+        return "event of type %s" % type(event).__name__
 
 
 def _validate_events(values):
@@ -386,7 +400,10 @@ class Trace:
         """Return, per sink name, its ``errors``, ``dropped`` and ``last_error``.
 
         ``dropped`` counts events a sink with a queue had to discard; it is
-        read from the sink's own ``stats()`` when it has one.
+        read from the sink's own ``stats()`` when it has one. Events that
+        :meth:`log` could not turn into a msg dict at all (an argument that is
+        not a mapping) are counted under the name ``"Trace.log"``, which
+        appears once there is one.
 
         .. versionadded:: 0.1.0
         """
@@ -402,6 +419,9 @@ class Trace:
                 if isinstance(extra, dict):
                     row.update(extra)
             result[entry.name] = row
+        if _emit_failures.count:
+            result["Trace.log"] = {"errors": _emit_failures.count, "dropped": 0,
+                                   "last_error": _emit_failures.last_error}
         return result
 
     @classmethod
@@ -419,10 +439,12 @@ class Trace:
 
         .. versionadded:: 0.1.0
         """
+        global _emit_failures
         with _registry.lock:
             entries = _registry.entries
             _install(())
         _redact.reset()
+        _emit_failures = FailureCounter("Trace.log")
         for entry in entries:
             _call_optional(entry, "close")
 

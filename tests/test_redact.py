@@ -62,7 +62,7 @@ class TestRedaction:
             Trace.redact_keys(bad)
 
     def test_cycles_and_depth(self):
-        """A cyclic structure is walked without looping, and nesting beyond 32 levels is cut, not walked."""
+        """A cycle is cut (a serialiser could otherwise reach the unredacted original through it), and nesting beyond 32 levels is cut, not walked."""
         cyclic = {"token": "t"}
         cyclic["self"] = cyclic
         deep = inner = {}
@@ -73,7 +73,29 @@ class TestRedaction:
         depth, node = 0, out["d"]
         while isinstance(node, dict):
             node, depth = node["next"], depth + 1
-        assert (R, cyclic, "[too deep to redact]", 31) == (out["c"]["token"], out["c"]["self"], node, depth)
+        assert (R, "[cycle]", "[too deep to redact]", 31, "t") == (
+            out["c"]["token"], out["c"]["self"], node, depth, cyclic["token"])
+
+    def test_other_mappings_and_dataclasses(self):
+        """Secrets inside non-dict mappings and dataclass instances are redacted; such objects without secrets pass unchanged."""
+        import dataclasses
+        import types
+
+        @dataclasses.dataclass
+        class Login:
+            user: str
+            password: str
+
+        @dataclasses.dataclass
+        class Point:
+            x: int
+
+        point = Point(1)
+        proxy = types.MappingProxyType({"api_key": "k", "n": 1})
+        with capture_events() as captured:
+            Trace.log(Trace.TASK_START, login=Login("ann", "pw"), headers=proxy, nested=[{"p": point}])
+        assert [(Trace.TASK_START, {"login": {"user": "ann", "password": R}, "headers": {"api_key": R, "n": 1},
+                                    "nested": [{"p": point}]})] == captured
 
     def test_non_string_keys(self):
         """Dicts with non-string keys are walked without error; only string keys can be secrets."""

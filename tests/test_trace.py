@@ -294,3 +294,14 @@ class TestEventKeyword:
         with capture_events() as captured:
             Trace.log(Trace.FLOW_END, event="x", flow_name="f")
         assert [(Trace.FLOW_END, {"event": "x", "flow_name": "f"})] == captured
+
+    @pytest.mark.parametrize("args, error", [((None,), "TypeError"), (({"a": 1}, None), "TypeError"),
+                                             (("text",), "ValueError"), ((42,), "TypeError")])
+    def test_a_msg_that_is_not_a_mapping_is_counted_not_raised(self, args, error):
+        """Trace.log never raises for a msg argument that is not a mapping: the event is counted under "Trace.log"."""
+        with capture_events() as captured:
+            Trace.log(Trace.TASK_START, *args)
+            Trace.log(Trace.TASK_END, ok=1)
+        stats = Trace.stats()["Trace.log"]
+        assert ([(Trace.TASK_END, {"ok": 1})], 1, error) == (
+            captured, stats["errors"], stats["last_error"].split(":")[0])

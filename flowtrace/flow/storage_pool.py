@@ -434,15 +434,17 @@ def _check_spec(name, spec):
     try:
         cls, configuration = spec
     except (TypeError, ValueError):
-        raise ValueError("storage %r must be an adapter instance or a (class, configuration) pair, got %r"
-                         % (name, spec)) from None
+        # Named by type only: a spec can hold a connection URL with its password.
+        what = "the class %s alone" % spec.__name__ if isinstance(spec, type) else "a %s" % type(spec).__name__
+        raise ValueError("storage %r must be an adapter instance or a (class, configuration) pair, got %s"
+                         % (name, what)) from None
     if not (isinstance(cls, type) and issubclass(cls, DataStorage)):
         raise ValueError("storage %r: %r is not a subclass of flowtrace.DataStorage" % (name, cls))
     if configuration is None:
         configuration = {}
     if not isinstance(configuration, Mapping):
-        raise ValueError("storage %r: the configuration must be a mapping of keyword arguments, got %r"
-                         % (name, configuration))
+        raise ValueError("storage %r: the configuration must be a mapping of keyword arguments, got a %s"
+                         % (name, type(configuration).__name__))
     return cls, dict(configuration)
 
 
