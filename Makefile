@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo tour test docs bench bench-worker clean venv
+.PHONY: demo tour test docs bench bench-worker bench-flow clean venv
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 BROKER ?= redis://127.0.0.1:6379/5
 bench-worker: $(STAMP)
 	$(PY) bench/worker_bench.py --broker $(BROKER)
+
+# The embedded broker always; Redis and RabbitMQ on localhost when they answer.
+bench-flow: $(STAMP)
+	$(PY) bench/flow_latency.py
 
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache build *.egg-info

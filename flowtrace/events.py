@@ -50,11 +50,13 @@ _RESULT_CACHE = ("flow_name", "task_name", "task_id", "storage_name")
 _STORAGE = ("flow_name", "task_name", "task_id", "storage_name", "storage_task_name")
 _EDGE = ("flow_name", "dispatcher_id", "nodes_from", "nodes_to", "condition_str", "foreach_str", "parent", "node_args",
          "selective")
-_FALLBACK = ("flow_name", "dispatcher_id", "nodes", "fallback", "state", "selective")
+_FALLBACK = ("flow_name", "dispatcher_id", "nodes", "fallback", "selective")
 _ERROR = ("what",)
 # What the Celery integration (flowtrace.celery) puts in every task event.
 _CELERY = ("task_name", "task_id", "parent_id", "root_id", "group_id", "retries", "queue", "hostname", "state")
 _EXC = ("exc_type", "exc_message", "traceback", "exc_info")
+# What every task event of a flow's task (or dispatcher) adds: the flowtrace_flow message header.
+_IN_FLOW = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")
 
 
 def _keys(*parts):
@@ -178,18 +180,18 @@ _ROWS = (
     Event(52, "STORAGE_DELETED", INFO, DISPATCHER_OR_TASK, _STORAGE,
           "A task result was deleted from its storage."),
     # The Celery integration's events (flowtrace.celery), appended in the same way.
-    Event(53, "TASK_PUBLISH", INFO, PRODUCER, _keys(_CELERY, ("eta", "expires", "args", "kwargs")),
+    Event(53, "TASK_PUBLISH", INFO, PRODUCER, _keys(_CELERY, _IN_FLOW, ("eta", "expires", "args", "kwargs")),
           "A task message was handed to the broker."),
-    Event(54, "TASK_RECEIVED", INFO, WORKER, _keys(_CELERY, ("eta", "expires")),
+    Event(54, "TASK_RECEIVED", INFO, WORKER, _keys(_CELERY, _IN_FLOW, ("eta", "expires")),
           "The worker's main process took a task message from the broker; the task has not started yet."),
-    Event(55, "TASK_IGNORED", INFO, TASK, _keys(_CELERY, ("runtime",)),
+    Event(55, "TASK_IGNORED", INFO, TASK, _keys(_CELERY, _IN_FLOW, ("runtime",)),
           "A task raised Ignore: it stopped early and no state is stored for this attempt."),
-    Event(56, "TASK_REJECTED", WARNING, TASK_OR_WORKER, _keys(_CELERY, ("runtime", "reason", "requeue")),
+    Event(56, "TASK_REJECTED", WARNING, TASK_OR_WORKER, _keys(_CELERY, _IN_FLOW, ("runtime", "reason", "requeue")),
           "A task raised Reject, the worker refused a message it could not use, or requeued one whose process died."),
     Event(57, "TASK_REVOKED", INFO, WORKER,
-          _keys(_CELERY, ("runtime", "reason", "expired", "terminated", "signum")),
+          _keys(_CELERY, _IN_FLOW, ("runtime", "reason", "expired", "terminated", "signum")),
           "A task was revoked or had expired: the worker discarded it, or stopped it while it ran."),
-    Event(58, "TASK_UNKNOWN", ERROR, WORKER, _keys(_CELERY, ("reason",)),
+    Event(58, "TASK_UNKNOWN", ERROR, WORKER, _keys(_CELERY, _IN_FLOW, ("reason",)),
           "A message named a task the worker has not registered; the message is dropped."),
 )
 

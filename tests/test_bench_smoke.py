@@ -81,3 +81,13 @@ class TestTraceBench:
 
         assert [(case[0], True) for case in trace_bench.CASES] == [
             (row["case"], positive(row)) for row in out["results"]]
+
+
+class TestFlowLatencyBench:
+    def test_quick_run_measures_both_modes(self):
+        """A quick run on the embedded broker gives a reaction latency for every node, nudged and polled."""
+        out = _bench("flow_latency.py", "--broker", "filesystem://", timeout=240)
+        (row,) = out["results"]
+        assert ("filesystem", 3, 3, True, True) == (
+            row["broker"], row["nudge"]["reaction"]["n"], row["countdown"]["reaction"]["n"],
+            row["nudge"]["reaction"]["median_ms"] > 0, row["ratio_median_reaction"] > 0)

@@ -7,26 +7,31 @@
 - :mod:`flowtrace.flow.predicates` holds the built-in predicates and evaluates
   edge conditions.
 - :mod:`flowtrace.flow.plot` draws flows as Graphviz DOT.
-- :func:`register` puts a loaded configuration on a Celery app.
+- :func:`register` puts a loaded configuration on a Celery app: the
+  dispatcher task (:mod:`flowtrace.flow.dispatcher`) and one Celery task per
+  flow task (:class:`~flowtrace.flow.task.FlowTask`).
+- :func:`flowtrace.run_flow` (:mod:`flowtrace.flow.run`) starts a flow.
 """
 
 from __future__ import annotations
 
+from flowtrace.flow import _runtime
+from flowtrace.flow._runtime import APP_SETTING
 from flowtrace.flow.config import FlowConfig, FlowConfigError, Problem, load_flows
 
 __all__ = ["load_flows", "register", "FlowConfig", "FlowConfigError", "Problem", "APP_SETTING"]
-
-#: The ``app.conf`` key that :func:`register` stores the configuration under.
-APP_SETTING = "flowtrace_flows"
 
 
 def register(app, config: FlowConfig) -> FlowConfig:
     """Make ``config`` the flow configuration of a Celery app.
 
-    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure` and
-    stores the configuration as ``app.conf.flowtrace_flows``. Registering the
-    same configuration again changes nothing; the dispatcher task and the
-    flow tasks will be registered here too.
+    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, stores
+    the configuration as ``app.conf.flowtrace_flows``, and registers the
+    dispatcher task (``flowtrace.dispatcher``) and one Celery task per flow
+    task, named as the task. Workers of the app also get the
+    ``flowtrace_wakeup`` remote-control command, through which a node that
+    ends wakes its dispatcher at once. Registering the same configuration
+    again changes nothing.
 
     Args:
         app: the :class:`celery.Celery` app.
@@ -37,7 +42,8 @@ def register(app, config: FlowConfig) -> FlowConfig:
 
     Raises:
         ValueError: if the app already has a different flow configuration,
-            or a trace sink cannot be built (a JSON ``path`` that cannot be
+            a flow task's name is taken by another task of the app, or a
+            trace sink cannot be built (a JSON ``path`` that cannot be
             opened, for instance).
 
     .. versionadded:: 0.1.0
@@ -50,9 +56,18 @@ def register(app, config: FlowConfig) -> FlowConfig:
             return config
         raise ValueError("app %r already has a flow configuration (from %s); load every file in one "
                          "load_flows() call" % (app.main, ", ".join(current.files) or "no file"))
+    from flowtrace.flow import _envelope, _wakeup
+    from flowtrace.flow.dispatcher import Dispatcher
+
+    taken = [name for name in (_runtime.DISPATCHER_NAME,) + tuple(config.tasks) if name in app.tasks]
+    if taken:
+        raise ValueError("app %r already has a task named %s; flow tasks are registered under their names"
+                         % (app.main, ", ".join(map(repr, taken))))
     if config.settings.trace:
         Trace.configure(list(config.settings.trace))
     app.conf[APP_SETTING] = config
-    # The dispatcher task and one Celery task per flow task are registered
-    # here once flowtrace/flow/dispatcher.py exists.
+    app.register_task(type("Dispatcher", (Dispatcher,), {"__module__": Dispatcher.__module__})())
+    for entry in config.tasks.values():
+        _envelope.make_task(app, entry)
+    _wakeup.connect()
     return config

@@ -186,7 +186,11 @@ class FlowReader:
                 self.sources.setdefault(node, node_line)
                 self.failed.setdefault(node, node_line)
             c.used.update(names + (fallback_nodes if isinstance(fallback_nodes, tuple) else ()))
-            failures.append(Failure(names, fallback_nodes, propagate, Location(path, raw.line)))
+            condition = ALWAYS_TRUE
+            if "condition" in raw:
+                reader = ConditionReader(c, path, where, (), True, subject="a failure's condition")
+                condition = reader.read(raw["condition"], raw.value_line("condition"))
+            failures.append(Failure(names, fallback_nodes, propagate, Location(path, raw.line), condition))
         return failures
 
     def read_nowait(self) -> Tuple[str, ...]:
@@ -221,12 +225,14 @@ class FlowReader:
 class ConditionReader:
     """Reads a condition tree and checks its predicates against the edge."""
 
-    def __init__(self, checker, path: str, where: str, nodes_from: Tuple[str, ...], starting: bool):
+    def __init__(self, checker, path: str, where: str, nodes_from: Tuple[str, ...], starting: bool,
+                 subject: str = "a starting edge"):
         self.c = checker
         self.path = path
         self.where = where + ", condition"
         self.nodes_from = nodes_from
         self.starting = starting
+        self.subject = subject  # what has no result to read, when starting
 
     def error(self, line, message):
         self.c.error(self.path, line, "%s: %s" % (self.where, message))
@@ -318,8 +324,8 @@ class ConditionReader:
                 self.error(line, "predicate %r does not read a task result, so it takes no 'node'" % name)
             return None
         if self.starting:
-            self.error(value.value_line("name"), "predicate %r reads a task result, but a starting edge has none "
-                       "to read" % name)
+            self.error(value.value_line("name"), "predicate %r reads a task result, but %s has none to read"
+                       % (name, self.subject))
             return None
         if node is None:
             if len(self.nodes_from) > 1:

@@ -39,7 +39,7 @@ KEYS = {
              "propagate_node_args", "propagate_parent", "propagate_finished", "propagate_failures"),
     "edge": ("from", "to", "condition", "foreach"),
     "foreach": ("import", "function", "propagate_result"),
-    "failure": ("nodes", "fallback", "propagate_failure"),
+    "failure": ("nodes", "fallback", "propagate_failure", "condition"),
     "predicate": ("name", "node", "args"),
 }
 
@@ -51,7 +51,6 @@ SELINON_ONLY = {
     "flow": ("cache", "sampling", "throttling", "node_args_from_first", "eager_failures",
              "propagate_parent_failures", "propagate_compound_finished", "propagate_compound_failures"),
     "edge": ("selective",),
-    "failure": ("condition",),
 }
 
 _NODE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")  # Selinon's rule for task and flow names

@@ -315,6 +315,9 @@ class Failure:
             as if the nodes had not failed.
         propagate_failure: once the fallback has run, the flow still fails.
         location: where the entry was written.
+        condition: when the entry applies; predicates of the flow's
+            arguments only, as no result is read. :data:`ALWAYS_TRUE` when
+            YAML gives none.
 
     .. versionadded:: 0.1.0
     """
@@ -323,6 +326,7 @@ class Failure:
     fallback: Union[bool, Tuple[str, ...]]
     propagate_failure: bool = False
     location: Optional[Location] = None
+    condition: "Condition" = ALWAYS_TRUE
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,34 @@ class TestIdentity:
                 "queue": None, "hostname": None} == _msg.from_request_dict(None, "t")
 
 
+class TestFlowHeader:
+    """The flowtrace_flow header of a flow's messages: its keys follow the identity keys."""
+
+    HEADER = {"flow_name": "order", "dispatcher_id": "d1", "parent": {"A": "a1"}, "node_args": {"id": 7},
+              "retried_count": 1, "unknown": "dropped"}
+
+    def test_every_builder_copies_it(self):
+        """Headers, request dict and context all give the flow keys, in FLOW_KEYS order, and nothing else."""
+
+        class Context:
+            id, parent_id, root_id, group, retries, hostname, delivery_info = "1", None, "1", None, 0, "h", {}
+
+        context = Context()
+        setattr(context, _msg.FLOW_HEADER, self.HEADER)
+        built = [_msg.from_headers({"task": "t", "id": "1", _msg.FLOW_HEADER: self.HEADER}, "q", "h"),
+                 _msg.from_request_dict({"id": "1", _msg.FLOW_HEADER: self.HEADER}, "t"),
+                 _msg.from_context(context, "t")]
+        for msg in built:
+            assert list(_msg.FLOW_KEYS) == list(msg)[-len(_msg.FLOW_KEYS):]
+            assert ("d1", {"id": 7}, False) == (msg["dispatcher_id"], msg["node_args"], "unknown" in msg)
+
+    def test_same_name_as_the_dispatcher(self):
+        """The dispatcher sets the header the integration reads."""
+        from flowtrace.flow import _runtime
+
+        assert _runtime.FLOW_HEADER == _msg.FLOW_HEADER
+
+
 class TestDetails:
     """Exceptions, retry timing and arguments."""
 

@@ -330,7 +330,8 @@ class TestFlows:
             "18: flow 'main', failure 3: 'propagate_failure' cannot be true when 'fallback' is true",
             "19: flow 'main', failure 4: 'nodes' must name the tasks or flows whose failure it handles",
             "20: flow 'main', failure 5: 'fallback': unknown task or flow 'x'; expected one of: a, b, c, main",
-            "21: flow 'main', failure 6: 'condition' is a Selinon option that flowtrace does not support",
+            "21: flow 'main', failure 6, condition: predicate 'fieldEqual' reads a task result, but a failure's "
+            "condition has none to read",
         ] == problems(tmp_path, """
             flows: [main]
             flow-definitions:
@@ -344,7 +345,8 @@ class TestFlows:
                   - {nodes: [a, b], fallback: true, propagate_failure: true}
                   - {fallback: c}
                   - {nodes: b, fallback: [x]}
-                  - {nodes: b, fallback: c, condition: {name: alwaysTrue}}
+                  - {nodes: b, fallback: c, condition: {name: fieldEqual, args: {key: k, value: 1}}}
+                  - {nodes: c, fallback: b, condition: {name: argsFieldExist, args: {key: retry}}}
         """)
 
     def test_nowait(self, tmp_path):

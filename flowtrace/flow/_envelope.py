@@ -1,0 +1,116 @@
+"""The Celery task that runs one flow task: it calls the user's :class:`~flowtrace.FlowTask` and keeps its result.
+
+One Celery task is registered per ``tasks`` entry, under the entry's name,
+so the Celery integration's events name the flow task itself. Its message
+carries the flow's identity in its keyword arguments (and, for the events,
+in the ``flowtrace_flow`` header).
+
+An attempt ends in one of three ways:
+
+- the task returns: the result goes to its storage (``STORAGE_STORE``,
+  ``STORAGE_STORED``), or ``TASK_DISCARD_RESULT`` when it has none;
+- it fails and may retry: an exception while ``retried_count`` is below the
+  task's ``max_retry`` (a storage that is down is such an exception, after
+  ``STORAGE_ISSUE``), or :meth:`~flowtrace.FlowTask.retry`, which does not
+  count; Celery's ``retry`` sends the next attempt;
+- it fails for good: :exc:`~flowtrace.FatalTaskError`, or retries used up.
+  The error goes to the storage when the adapter can keep it, and the
+  exception to Celery, which marks the node FAILURE.
+"""
+
+from __future__ import annotations
+
+import json
+
+from celery import Task
+
+from flowtrace.flow import _runtime, _wakeup
+from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
+from flowtrace.storages.base import StorageError
+from flowtrace.trace import Trace
+
+
+class FlowTaskEnvelope(Task):
+    """The base of the Celery tasks made by :func:`make_task`; ``flow_task`` is the configuration's entry."""
+
+    flow_task = None
+    acks_late = True
+    max_retries = None
+    ignore_result = False
+    typing = False
+
+    def run(self, flow_name, node_args=None, parent=None, dispatcher_id=None, retried_count=0):
+        _wakeup.ensure_last()
+        entry = self.flow_task
+        pool = _runtime.pool_of(self.app)
+        task_id = self.request.id
+        call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "dispatcher_id": dispatcher_id,
+                "retried_count": retried_count}
+        try:
+            cls = entry.load_class()
+            if not (isinstance(cls, type) and issubclass(cls, FlowTask)):
+                raise FatalTaskError("%s.%s is not a subclass of flowtrace.FlowTask"
+                                     % (entry.import_path, entry.class_name))
+            instance = cls(flow_name, entry.name, parent, task_id, dispatcher_id, storage_pool=pool)
+            result = instance.run(node_args)
+            if entry.output_schema:
+                _validate(entry, result)
+            if entry.storage is not None and not entry.storage_readonly:
+                pool.store(node_args, flow_name, entry.name, task_id, result)
+            elif result is not None:
+                Trace.log(Trace.TASK_DISCARD_RESULT, self._trace_msg(call), result=result)
+        except RetryTask as exc:
+            raise self._again(call, exc.countdown, retried_count, exc)
+        except Exception as exc:
+            if not isinstance(exc, FatalTaskError) and retried_count < entry.max_retry:
+                raise self._again(call, entry.retry_countdown, retried_count + 1, exc)
+            if entry.storage is not None and not entry.storage_readonly and not isinstance(exc, StorageError):
+                try:
+                    pool.store_error(node_args, flow_name, entry.name, task_id, exc)
+                except StorageError:
+                    pass  # STORAGE_ISSUE is out; the failure itself is what matters now
+            raise
+        return None
+
+    @property
+    def backend(self):
+        """The app's result backend, minus the RETRY state (see :class:`~flowtrace.flow._runtime.RetrylessBackend`)."""
+        return _runtime.RetrylessBackend(self.app)
+
+    def _again(self, call, countdown, retried_count, exc):
+        """Celery's retry with the next ``retried_count``; the flow header follows it."""
+        kwargs = dict(call, retried_count=retried_count)
+        headers = dict(self.request.headers or {})
+        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(call["flow_name"], call["dispatcher_id"],
+                                                             call["parent"], call["node_args"], retried_count)
+        return self.retry(kwargs=kwargs, countdown=countdown, exc=exc, max_retries=None, headers=headers,
+                          queue=self.flow_task.queue)
+
+    def _trace_msg(self, call) -> dict:
+        return {"task_name": self.flow_task.name, "task_id": self.request.id, "flow_name": call["flow_name"],
+                "dispatcher_id": call["dispatcher_id"], "parent": call["parent"], "node_args": call["node_args"],
+                "queue": self.flow_task.queue, "retried_count": call["retried_count"]}
+
+    @staticmethod
+    def flowtrace_nudge_target(task):
+        """The dispatcher to wake when an attempt ends: the flow's."""
+        return (task.request.kwargs or {}).get("dispatcher_id")
+
+
+def _validate(entry, result) -> None:
+    try:
+        import jsonschema
+    except ImportError:
+        raise FatalTaskError("task %r has an output_schema, and checking it needs jsonschema: pip install jsonschema"
+                             % entry.name) from None
+    with open(entry.output_schema, encoding="utf-8") as stream:
+        schema = json.load(stream)
+    jsonschema.validate(result, schema)
+
+
+def make_task(app, entry):
+    """Register the Celery task of the flow task ``entry`` on ``app`` and return it."""
+    cls = type("FlowTask_" + entry.name, (FlowTaskEnvelope,), {
+        "name": entry.name, "flow_task": entry, "__module__": __name__,
+    })
+    return app.register_task(cls())

@@ -1,0 +1,371 @@
+"""The state of one flow, and what one wake-up of its dispatcher does with it.
+
+The state is plain JSON, carried in the dispatcher's own message from one
+wake-up to the next (:class:`FlowState`). A wake-up (:class:`WakeUp`) reads
+the outcome of every node the flow waits for, fires the edges that the
+finished ones complete, starts fallbacks once nothing is running, and says
+whether the flow goes on, has ended or has failed.
+
+Nothing here knows Celery: the dispatcher hands in a *ports* object that
+reads node outcomes and results and sends messages (see :class:`Ports`), so
+the rules can be tested without a broker.
+
+The rules, which follow Selinon's:
+
+- A node that succeeds is added to ``finished``. Every edge it is a ``from``
+  node of is tried once for each combination of it with the ids of the other
+  ``from`` nodes already finished; an edge with two ``from`` nodes therefore
+  fires once both have finished, and again for each later run of either.
+- A node that fails is added to ``failed``. Once nothing is running, the
+  ``failures`` entries are matched against the failed nodes, the one naming
+  the most of them first (in the order written among equals). An entry whose
+  condition is false is passed over; the first one that holds takes one failed
+  run of each of its nodes and starts its fallback.
+- The flow ends when nothing is running: successfully if nothing failed (or
+  every failure was handled by a fallback without ``propagate_failure``).
+
+A wake-up never does half of a node's work. For each finished node, every
+condition and ``foreach`` function is evaluated first, and only then are its
+nodes started and the node moved to ``finished``. If a storage or the result
+backend fails on the way, :class:`Postpone` is raised: the state then holds
+the nodes handled so far, and the node that could not be handled is still
+running as far as the state knows, so the next wake-up handles it whole.
+Events are emitted as work is committed, so a postponed node's events are not
+repeated.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+
+from flowtrace.flow.config import Edge, FlowConfig, Flow
+from flowtrace.flow.predicates import describe, evaluate
+from flowtrace.trace import Trace
+
+__all__ = ["FlowState", "WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE"]
+
+#: What a wake-up says about the flow.
+RUNNING, ENDED, FAILED = "running", "ended", "failed"
+#: The node outcomes ports.outcome() reports; anything else means still running.
+SUCCESS, FAILURE = "SUCCESS", "FAILURE"
+
+
+class Postpone(Exception):
+    """A storage or the result backend failed: wake up again later with the state as it is now."""
+
+
+class FlowState:
+    """What a flow has done so far; :meth:`to_dict` is what travels in the dispatcher's message.
+
+    Attributes:
+        active: ``[name, id]`` of the nodes started and waited for, oldest first.
+        finished: node name to the ids of its successful runs, in order.
+        failed: node name to the ids of its failed runs no fallback handled yet.
+        doomed: a fallback with ``propagate_failure`` ran: the flow fails when it ends.
+    """
+
+    __slots__ = ("active", "finished", "failed", "doomed")
+
+    def __init__(self, active=(), finished=None, failed=None, doomed=False):
+        self.active = [list(node) for node in active]
+        self.finished = {name: list(ids) for name, ids in (finished or {}).items()}
+        self.failed = {name: list(ids) for name, ids in (failed or {}).items()}
+        self.doomed = bool(doomed)
+
+    @classmethod
+    def from_dict(cls, data) -> "FlowState":
+        """Rebuild the state from :meth:`to_dict`; ``None`` is a flow that has not started."""
+        data = data or {}
+        return cls(data.get("active_nodes", ()), data.get("finished_nodes"), data.get("failed_nodes"),
+                   data.get("doomed", False))
+
+    def to_dict(self) -> dict:
+        """The state as JSON-ready data, with Selinon's key names."""
+        state = {"active_nodes": [list(node) for node in self.active],
+                 "finished_nodes": {name: list(ids) for name, ids in self.finished.items()},
+                 "failed_nodes": {name: list(ids) for name, ids in self.failed.items()}}
+        if self.doomed:
+            state["doomed"] = True
+        return state
+
+
+class Ports:
+    """What a wake-up needs from the outside world; the dispatcher implements it on Celery.
+
+    Every method may raise :class:`Postpone`.
+    """
+
+    def outcome(self, name: str, node_id: str, is_flow: bool) -> Tuple[Optional[str], Any]:
+        """``(SUCCESS, None)``, ``(FAILURE, what)`` or ``(None, None)`` while the node runs."""
+        raise NotImplementedError
+
+    def result(self, task_name: str, task_id: str):
+        """The stored result of a task of this flow."""
+        raise NotImplementedError
+
+    def results(self, id_mapping: Dict[str, str]):
+        """What a ``foreach`` function gets as its storage pool: ``.get(name)`` reads a result."""
+        raise NotImplementedError
+
+    def finished_of(self, flow_name: str, flow_id: str) -> dict:
+        """The finished tasks of an ended sub-flow, nested by sub-flow (for ``propagate_finished``)."""
+        raise NotImplementedError
+
+    def failed_of(self, flow_name: str, flow_id: str) -> dict:
+        """The failed tasks of a failed sub-flow, nested by sub-flow (for ``propagate_failures``)."""
+        raise NotImplementedError
+
+    def send_task(self, name: str, task_id: str, node_args, parent) -> str:
+        """Send the task's message; returns its queue."""
+        raise NotImplementedError
+
+    def send_flow(self, name: str, dispatcher_id: str, node_args, parent) -> str:
+        """Send a child dispatcher's first message; returns its queue."""
+        raise NotImplementedError
+
+
+class _Plan:
+    """What handling one node (or the start) will do, gathered before anything is done."""
+
+    def __init__(self):
+        self.actions: List[tuple] = []  # ("event", event, msg) or ("start", name, node_args, parent, edge, foreach)
+
+    def event(self, event: int, msg: dict) -> None:
+        self.actions.append(("event", event, msg))
+
+    def start(self, name, node_args, parent, edge=None, foreach=False) -> None:
+        self.actions.append(("start", name, node_args, parent, edge, foreach))
+
+
+class WakeUp:
+    """One wake-up of a flow's dispatcher.
+
+    Args:
+        config: the flow configuration.
+        flow: the flow.
+        dispatcher_id: the dispatcher's Celery task id.
+        node_args: the flow's arguments.
+        parent: what the parent flow passed on (``propagate_parent``), or None.
+        state: the state from the message; None when the flow starts.
+        ports: the dispatcher's :class:`Ports`.
+
+    Attributes:
+        state: the :class:`FlowState`, updated as the wake-up goes.
+        changed: whether any node finished, failed or started.
+    """
+
+    def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports):
+        self.config = config
+        self.flow = flow
+        self.dispatcher_id = dispatcher_id
+        self.node_args = node_args
+        self.parent = parent or {}
+        self.starting = state is None
+        self.state = FlowState.from_dict(state)
+        self.ports = ports
+        self.changed = False
+        self._base = {"flow_name": flow.name, "dispatcher_id": dispatcher_id, "selective": False}
+
+    # --- the wake-up ---------------------------------------------------------
+
+    def run(self) -> str:
+        """Do what can be done now; returns :data:`RUNNING`, :data:`ENDED` or :data:`FAILED`.
+
+        Raises:
+            Postpone: a storage or the result backend failed; :attr:`state` is consistent.
+        """
+        if self.starting:
+            Trace.log(Trace.FLOW_START, self._base, node_args=self.node_args, queue=self.flow.queue)
+            plan = _Plan()
+            for edge in self.flow.starting_edges:
+                self._plan_edge(plan, edge, dict(self.parent), {})
+            self._commit(plan)
+            self.starting = False
+        else:
+            self._collect()
+        if not self.state.active and self.state.failed:
+            self._fallbacks()
+        if self.state.active:
+            return RUNNING
+        if self.state.failed or self.state.doomed:
+            return FAILED
+        return ENDED
+
+    def _collect(self) -> None:
+        # Every outcome is read before anything changes: a result backend
+        # that fails half-way leaves the state as it came.
+        outcomes = []
+        for name, node_id in self.state.active:
+            status, what = self.ports.outcome(name, node_id, self.config.is_flow(name))
+            if status in (SUCCESS, FAILURE):
+                outcomes.append((name, node_id, status, what))
+        for name, node_id, status, what in outcomes:
+            if status == FAILURE:
+                self._remove_active(name, node_id)
+                self.state.failed.setdefault(name, []).append(node_id)
+                self.changed = True
+                Trace.log(Trace.NODE_FAILURE, self._base, node_name=name, node_id=node_id, what=what)
+        for name, node_id, status, _ in outcomes:
+            if status == SUCCESS:
+                plan = _Plan()
+                try:
+                    for edge in self.flow.edges:
+                        if name in edge.nodes_from:
+                            self._plan_finished(plan, edge, name, node_id)
+                except Postpone:
+                    raise  # the node stays running, to be handled whole next time
+                except Exception:
+                    # A predicate or foreach function that raises fails the
+                    # flow: the node did finish, and the final state says so.
+                    self._finish(name, node_id, _Plan())
+                    raise
+                self._finish(name, node_id, plan)
+
+    def _finish(self, name, node_id, plan: _Plan) -> None:
+        """Commit a successful node whole: NODE_SUCCESSFUL, what its edges start, and ``finished``."""
+        self._remove_active(name, node_id)
+        self.changed = True
+        Trace.log(Trace.NODE_SUCCESSFUL, self._base, node_name=name, node_id=node_id)
+        self._commit(plan)
+        self.state.finished.setdefault(name, []).append(node_id)
+
+    def _remove_active(self, name, node_id) -> None:
+        self.state.active.remove([name, node_id])
+
+    # --- edges -------------------------------------------------------------------
+
+    def _plan_finished(self, plan: _Plan, edge: Edge, name: str, node_id: str) -> None:
+        """Try ``edge`` for each combination of this run of ``name`` with the finished runs of its other sources."""
+        choices = []
+        for source in edge.nodes_from:
+            choices.append([node_id] if source == name else self.state.finished.get(source, []))
+        for ids in itertools.product(*choices):
+            combination = dict(zip(edge.nodes_from, ids))
+            parent, task_ids = {}, {}
+            for source, source_id in combination.items():
+                if self.config.is_flow(source):
+                    if self.flow.propagates("finished", source):
+                        parent[source] = self.ports.finished_of(source, source_id)
+                else:
+                    parent[source] = task_ids[source] = source_id
+            self._plan_edge(plan, edge, parent, task_ids)
+
+    def _plan_edge(self, plan: _Plan, edge: Edge, parent: dict, task_ids: dict) -> None:
+        msg = dict(self._base, nodes_from=list(edge.nodes_from), nodes_to=list(edge.nodes_to),
+                   condition_str=describe(edge.condition), foreach_str=_foreach_str(edge), parent=parent,
+                   node_args=self.node_args)
+
+        def result_of(task_name):
+            return self.ports.result(task_name, task_ids[task_name])
+
+        if not evaluate(edge.condition, node_args=self.node_args, result_of=result_of,
+                        predicates_module=self.config.settings.predicates_module):
+            plan.event(Trace.EDGE_COND_FALSE, msg)
+            return
+        if edge.foreach is None:
+            for name in edge.nodes_to:
+                plan.start(name, self.node_args, parent, edge)
+            return
+        items = edge.foreach.load()(self.ports.results(task_ids), self.node_args)
+        items = list(items) if items else []
+        plan.event(Trace.FOREACH_RESULT, dict(msg, result=items))
+        for item in items:
+            for name in edge.nodes_to:
+                node_args = item if edge.foreach.propagate_result else self.node_args
+                plan.start(name, node_args, parent, edge, foreach=edge.foreach.propagate_result)
+
+    # --- fallbacks ---------------------------------------------------------------
+
+    def _fallbacks(self) -> None:
+        """Run the fallbacks that match the failed nodes; the largest matching set first."""
+        declined = []
+        while True:
+            entry = self._matching_failure(declined)
+            if entry is None:
+                return
+            nodes = [{"name": name, "id": self.state.failed[name][0]} for name in entry.nodes]
+            fallback = True if entry.fallback is True else list(entry.fallback)
+            msg = dict(self._base, nodes=nodes, fallback=fallback)
+            condition_str = describe(entry.condition)
+            if not evaluate(entry.condition, node_args=self.node_args,
+                            predicates_module=self.config.settings.predicates_module):
+                Trace.log(Trace.FALLBACK_COND_FALSE, msg, condition_str=condition_str)
+                declined.append(entry)
+                continue
+            parent = self._fallback_parent(nodes)  # may postpone: nothing has changed yet
+            Trace.log(Trace.FALLBACK_COND_TRUE, msg, condition_str=condition_str)
+            Trace.log(Trace.FALLBACK_START, msg)
+            for name in entry.nodes:
+                self.state.failed[name].pop(0)
+                if not self.state.failed[name]:
+                    del self.state.failed[name]
+            self.changed = True
+            if entry.propagate_failure:
+                self.state.doomed = True
+            if fallback is True:
+                continue
+            plan = _Plan()
+            for name in fallback:
+                plan.start(name, self.node_args, parent)
+            self._commit(plan)
+
+    def _matching_failure(self, declined):
+        best = None
+        for entry in self.flow.failures:
+            if any(entry is other for other in declined):
+                continue
+            if all(name in self.state.failed for name in entry.nodes):
+                if best is None or len(entry.nodes) > len(best.nodes):
+                    best = entry
+        return best
+
+    def _fallback_parent(self, nodes) -> dict:
+        """The failed tasks, by name, and the failed tasks of sub-flows listed in ``propagate_failures``."""
+        parent = {}
+        for node in nodes:
+            if not self.config.is_flow(node["name"]):
+                parent[node["name"]] = node["id"]
+            elif self.flow.propagates("failures", node["name"]):
+                parent[node["name"]] = self.ports.failed_of(node["name"], node["id"])
+        return parent
+
+    # --- starting nodes --------------------------------------------------------
+
+    def _commit(self, plan: _Plan) -> None:
+        for action in plan.actions:
+            if action[0] == "event":
+                Trace.log(action[1], action[2])
+            else:
+                self._start(*action[1:])
+
+    def _start(self, name, node_args, parent, edge: Optional[Edge], foreach_item: bool) -> None:
+        condition_str = describe(edge.condition) if edge is not None else None
+        foreach_str = _foreach_str(edge) if edge is not None else None
+        node_id = str(uuid.uuid4())
+        if self.config.is_flow(name):
+            child_args = node_args if foreach_item or self.flow.propagates("node_args", name) else None
+            child_parent = parent if self.flow.propagates("parent", name) else None
+            queue = self.config.flows[name].queue
+            # Logged before the message is sent, so that the log is causal: a
+            # node can never start before the event that schedules it.
+            Trace.log(Trace.SUBFLOW_SCHEDULE, self._base, child_flow_name=name, child_dispatcher_id=node_id,
+                      parent=child_parent, node_args=child_args, queue=queue, countdown=None,
+                      condition_str=condition_str, foreach_str=foreach_str)
+            self.ports.send_flow(name, node_id, child_args, child_parent)
+        else:
+            queue = self.config.tasks[name].queue
+            Trace.log(Trace.TASK_SCHEDULE, self._base, task_name=name, task_id=node_id, parent=parent,
+                      node_args=node_args, queue=queue, countdown=None, condition_str=condition_str,
+                      foreach_str=foreach_str, selective_edge=False)
+            self.ports.send_task(name, node_id, node_args, parent)
+        self.changed = True
+        if name not in self.flow.nowait:
+            self.state.active.append([name, node_id])
+
+
+def _foreach_str(edge: Optional[Edge]) -> Optional[str]:
+    if edge is None or edge.foreach is None:
+        return None
+    return "%s.%s" % (edge.foreach.import_path, edge.foreach.function)

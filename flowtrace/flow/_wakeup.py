@@ -1,0 +1,180 @@
+"""Waking a dispatcher as soon as a node of its flow ends, instead of when its countdown runs out.
+
+Between two wake-ups, a dispatcher is a message with an ETA: the worker that
+received it keeps it in its timer until the countdown runs out (the safety
+net, as in Selinon). When a node of the flow ends, the process that ran it
+*nudges* the dispatcher: it broadcasts the remote-control command
+``flowtrace_wakeup`` with the dispatcher's id, and the worker holding that
+message in its timer takes it out and hands it to its pool at once. Nothing
+changes in the message or its state, so a nudge that is lost (a worker with
+remote control off, a broadcast that does not arrive) costs time, never
+correctness: the countdown still fires.
+
+A node can end before its dispatcher's next message has reached a worker
+(the dispatcher is still running, or the message is on its way). Each worker
+therefore remembers, for :data:`EARLY_TTL` seconds, the nudges it could not
+place, and a dispatcher message that arrives with a remembered nudge runs
+without waiting (:class:`DispatcherRequest`).
+
+Only the worker's main process holds the timer: the nudge is sent from the
+pool process that ran the node, after the node's state is stored in the result
+backend and after its ``TASK_END`` (or ``TASK_FAILURE``) was emitted, so
+the trace stays causal: the node ends, then its dispatcher wakes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections import OrderedDict
+
+from celery import signals, states
+from celery.worker.control import control_command
+from celery.worker.request import Request
+
+from flowtrace._report import FailureCounter
+
+__all__ = ["COMMAND", "nudge", "wake", "DispatcherRequest", "connect", "EARLY_TTL"]
+
+#: The remote-control command's name.
+COMMAND = "flowtrace_wakeup"
+
+#: How long a worker remembers a nudge for a dispatcher whose message it does not hold, in seconds.
+EARLY_TTL = 60.0
+_EARLY_MAX = 20000
+
+#: The task attribute naming the dispatcher to nudge when the task's attempt ends: a function
+#: ``(task) -> dispatcher id or None``.
+TARGET_ATTR = "flowtrace_nudge_target"
+
+#: The app setting that turns nudges off (``app.conf.flowtrace_nudge = False``): dispatchers then
+#: wake on their countdown only, as in Selinon.
+SETTING = "flowtrace_nudge"
+
+_early: OrderedDict = OrderedDict()  # dispatcher id -> expiry (monotonic)
+_early_lock = threading.Lock()
+_ENDED = (states.SUCCESS, states.FAILURE)
+
+failures = FailureCounter("flow wake-up")
+
+
+# --- the sending side (a pool process, after a node ended) ---------------------
+
+def nudge(app, dispatcher_id: str) -> None:
+    """Broadcast a nudge for ``dispatcher_id``; never raises.
+
+    .. versionadded:: 0.1.0
+    """
+    try:
+        app.control.broadcast(COMMAND, arguments={"dispatcher_id": dispatcher_id}, reply=False)
+    except Exception as exc:  # the countdown is the safety net
+        failures.record("sending a nudge", exc)
+
+
+def _on_postrun(sender=None, task=None, state=None, **_):
+    """``task_postrun``: nudge the dispatcher of a flow node whose attempt ended for good."""
+    try:
+        target = getattr(task, TARGET_ATTR, None)
+        if target is None or state not in _ENDED:
+            return
+        dispatcher_id = target(task)
+        if dispatcher_id and task.app.conf.get(SETTING, True):
+            nudge(task.app, dispatcher_id)
+    except Exception as exc:
+        failures.record("task_postrun", exc)
+
+
+_UID = "flowtrace.flow.wakeup.postrun"
+
+
+def connect() -> None:
+    """Connect the ``task_postrun`` receiver; idempotent.
+
+    It must run after the Celery integration's receiver, which emits
+    ``TASK_END``: :func:`ensure_last` moves it to the end of the list.
+    """
+    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid=_UID)
+
+
+def ensure_last() -> None:
+    """Make the receiver the last one ``task_postrun`` calls in this process (called before each node runs).
+
+    Receivers run in the order they were connected, and ``flowtrace.instrument``
+    may well be called after the flows were registered.
+    """
+    receivers = signals.task_postrun.receivers
+    if receivers and receivers[-1][0][0] == _UID:
+        return
+    signals.task_postrun.disconnect(dispatch_uid=_UID)
+    connect()
+
+
+# --- the receiving side (the worker's main process) -----------------------------
+
+@control_command(args=[("dispatcher_id", str)], signature="<dispatcher_id>")
+def flowtrace_wakeup(state, dispatcher_id=None):
+    """Run the dispatcher ``dispatcher_id`` now if this worker holds its message, else remember the nudge."""
+    try:
+        if dispatcher_id and not wake(state.consumer.timer, dispatcher_id):
+            _remember(dispatcher_id)
+    except Exception as exc:
+        failures.record("the wake-up command", exc)
+    return {"ok": "nudged"}
+
+
+def wake(timer, dispatcher_id: str) -> bool:
+    """Fire the timer entry of the dispatcher's message now; whether this timer held it.
+
+    The entry is claimed under the timer's lock (the thread-based timer of
+    non-event-loop transports pops entries under it), by cancelling it: the
+    timer skips a cancelled entry, so it can never run twice. An entry already
+    popped is running now anyway.
+    """
+    lock = getattr(timer, "mutex", None) or contextlib.nullcontext()
+    with lock:
+        for scheduled in timer.queue:  # a sorted copy of the heap
+            entry = scheduled[2]
+            args = entry.args
+            if args and getattr(args[0], "id", None) == dispatcher_id and not entry.canceled:
+                entry.cancel()
+                break
+        else:
+            return False
+    entry.fun(*entry.args, **entry.kwargs)
+    return True
+
+
+def _remember(dispatcher_id: str) -> None:
+    now = time.monotonic()
+    with _early_lock:
+        _early.pop(dispatcher_id, None)
+        _early[dispatcher_id] = now + EARLY_TTL
+        while _early and (len(_early) > _EARLY_MAX or next(iter(_early.values())) < now):
+            _early.popitem(last=False)
+
+
+def take_early(dispatcher_id: str) -> bool:
+    """Whether a nudge for ``dispatcher_id`` arrived before its message; forgets it."""
+    if not _early:
+        return False
+    with _early_lock:
+        expiry = _early.pop(dispatcher_id, None)
+    return expiry is not None and expiry >= time.monotonic()
+
+
+class DispatcherRequest(Request):
+    """The worker's request class for dispatcher messages: one that was nudged early has no ETA.
+
+    Celery reads ``eta`` when the message arrives, before it decides between
+    the timer and the pool; this is the hook that sends a nudged dispatcher
+    straight to the pool.
+
+    .. versionadded:: 0.1.0
+    """
+
+    @property
+    def eta(self):
+        if self._eta is not None and take_early(self.id):
+            self._eta = None
+        return self._eta

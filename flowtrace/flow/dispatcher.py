@@ -1,0 +1,270 @@
+"""The dispatcher: the Celery task that runs a flow, one wake-up at a time.
+
+A flow's dispatcher is one Celery task, started by :func:`flowtrace.run_flow`
+(or by the dispatcher of a parent flow, for a sub-flow). Its state travels in
+its own message, so no worker ever blocks waiting for a node. Each run of it
+is a *wake-up*:
+
+1. ``DISPATCHER_WAKEUP``;
+2. the state advances (``flowtrace.flow._state.WakeUp``): outcomes are
+   read from the result backend, edges fire, nodes are sent, fallbacks start;
+3. then one of:
+
+   - nodes still run: ``DISPATCHER_RETRY``, and the dispatcher retries itself
+     with the new state and a countdown, the safety net; a node that ends
+     *nudges* it so that it runs at once (see ``flowtrace.flow._wakeup``);
+   - the flow ended: ``FLOW_END``; the task succeeds, its result Selinon's
+     ``{finished_nodes, failed_nodes, active_nodes}``;
+   - the flow failed: ``FLOW_FAILURE``; within the flow's ``max_retry`` it
+     starts over (``FLOW_RETRY``), otherwise the task fails with
+     :exc:`FlowError`, whose ``state`` is the flow's final state;
+   - a storage or the result backend failed: the dispatcher retries with the
+     state as far as it got (``STORAGE_ISSUE`` / ``RESULT_BACKEND_ISSUE``
+     were emitted);
+   - anything else raised: ``DISPATCHER_FAILURE``, and the flow fails with
+     its state.
+
+The countdown starts at ``flowtrace_dispatcher_countdown[0]`` seconds after a
+wake-up that changed something, and doubles after each one that did not, up
+to ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from celery import Task, states
+
+from flowtrace.flow import _runtime, _state, _wakeup
+from flowtrace.storages.base import StorageError
+from flowtrace.trace import Trace
+
+__all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
+
+#: The app setting ``(first, longest)`` countdown of a waiting dispatcher, in seconds.
+COUNTDOWN_SETTING = "flowtrace_dispatcher_countdown"
+DEFAULT_COUNTDOWN = (2.0, 60.0)
+
+
+class FlowError(Exception):
+    """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
+
+    Attributes:
+        state: ``{"finished_nodes": ..., "failed_nodes": ..., "active_nodes": ...}``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, state=None):
+        super().__init__(state)
+        self.state = state
+
+    def __str__(self):
+        state = self.state or {}
+        return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
+
+
+class Dispatcher(Task):
+    """The dispatcher task; registered on an app by :func:`flowtrace.flow.register` as ``flowtrace.dispatcher``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name = _runtime.DISPATCHER_NAME
+    acks_late = True
+    max_retries = None
+    ignore_result = False
+    typing = False
+    # A failed flow is an outcome, not a crash: Celery logs it without a traceback.
+    throws = (FlowError,)
+    Request = "flowtrace.flow._wakeup:DispatcherRequest"
+
+    def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
+            parent_dispatcher_id=None):
+        _wakeup.ensure_last()
+        config = _runtime.config_of(self.app)
+        flow = config.flows[flow_name]
+        dispatcher_id = self.request.id
+        info = {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "node_args": node_args, "queue": flow.queue,
+                "selective": False, "state": state, "retry": countdown, "retried_count": retried_count,
+                "parent": parent}
+        call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "retried_count": retried_count,
+                "parent_dispatcher_id": parent_dispatcher_id}
+        Trace.log(Trace.DISPATCHER_WAKEUP, info)
+        flow_msg = {key: info[key] for key in ("flow_name", "dispatcher_id", "node_args", "queue", "selective")}
+        wakeup = None
+        try:
+            wakeup = _state.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
+                                   _CeleryPorts(self, config, flow_name))
+            outcome = wakeup.run()
+        except _state.Postpone:
+            # Not a change: the countdown backs off as after an idle wake-up.
+            raise self._wait(info, call, wakeup, changed=False)
+        except Exception:
+            Trace.log(Trace.DISPATCHER_FAILURE, flow_msg, what=traceback.format_exc())
+            final = _final(wakeup.state) if wakeup is not None else _final(_state.FlowState.from_dict(None))
+            raise FlowError(final) from None
+        final = _final(wakeup.state)
+        if outcome == _state.RUNNING:
+            raise self._wait(info, call, wakeup, changed=wakeup.changed)
+        if outcome == _state.ENDED:
+            Trace.log(Trace.FLOW_END, flow_msg, state=final)
+            return final
+        will_retry = retried_count < flow.max_retry
+        Trace.log(Trace.FLOW_FAILURE, flow_msg, state=final, will_retry=will_retry)
+        if not will_retry:
+            raise FlowError(final)
+        Trace.log(Trace.FLOW_RETRY, flow_msg, countdown=flow.retry_countdown, retried_count=retried_count + 1,
+                  max_retry=flow.max_retry)
+        # The flow starts over: a fresh state, and the dispatcher's countdown from the start.
+        raise self._retry(dict(call, state=None, retried_count=retried_count + 1, countdown=None),
+                          flow.retry_countdown, flow.queue)
+
+    @property
+    def backend(self):
+        """The app's result backend, minus the RETRY state (see :class:`~flowtrace.flow._runtime.RetrylessBackend`)."""
+        return _runtime.RetrylessBackend(self.app)
+
+    def _wait(self, info, call, wakeup, changed):
+        first, longest = _countdowns(self.app)
+        previous = info["retry"]
+        countdown = first if changed or previous is None else min(longest, max(first, previous * 2))
+        state = wakeup.state.to_dict()
+        Trace.log(Trace.DISPATCHER_RETRY, info, state_dict=state, countdown=countdown)
+        return self._retry(dict(call, state=state, countdown=countdown), countdown, info["queue"])
+
+    def _retry(self, kwargs, countdown, queue):
+        """Send the next wake-up's message (Celery's ``retry``, which raises ``Retry``)."""
+        headers = dict(self.request.headers or {})
+        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
+                                                             kwargs["node_args"], kwargs["retried_count"])
+        return self.retry(kwargs=kwargs, countdown=countdown, max_retries=None, queue=queue, headers=headers)
+
+    @staticmethod
+    def flowtrace_nudge_target(task):
+        """A sub-flow's dispatcher wakes its parent's when it ends."""
+        return (task.request.kwargs or {}).get("parent_dispatcher_id")
+
+
+def _final(state) -> dict:
+    data = state.to_dict()
+    return {"finished_nodes": data["finished_nodes"], "failed_nodes": data["failed_nodes"],
+            "active_nodes": data["active_nodes"]}
+
+
+def _countdowns(app):
+    value = app.conf.get(COUNTDOWN_SETTING) or DEFAULT_COUNTDOWN
+    first, longest = (float(value[0]), float(value[1]))
+    return first, max(first, longest)
+
+
+class _CeleryPorts(_state.Ports):
+    """The wake-up's view of the world: Celery's result backend and broker, and the storage pool."""
+
+    def __init__(self, dispatcher: Dispatcher, config, flow_name: str):
+        self.dispatcher = dispatcher
+        self.app = dispatcher.app
+        self.config = config
+        self.flow_name = flow_name
+        self.dispatcher_id = dispatcher.request.id
+        self._pool = None
+
+    @property
+    def pool(self):
+        if self._pool is None:
+            self._pool = _runtime.pool_of(self.app)
+        return self._pool
+
+    def _backend_issue(self, name, node_id):
+        Trace.log(Trace.RESULT_BACKEND_ISSUE, flow_name=self.flow_name, dispatcher_id=self.dispatcher_id,
+                  node_name=name, node_id=node_id, parent=None, queue=self.config.flows[self.flow_name].queue,
+                  selective=False, what=traceback.format_exc())
+        return _state.Postpone("the result backend failed for %s (%s)" % (name, node_id))
+
+    def outcome(self, name, node_id, is_flow):
+        result = self.app.AsyncResult(node_id)
+        try:
+            status = result.state
+            if status == states.FAILURE:
+                return _state.FAILURE, result.traceback
+        except Exception:
+            raise self._backend_issue(name, node_id) from None
+        if status == states.SUCCESS:
+            return _state.SUCCESS, None
+        return None, None
+
+    def result(self, task_name, task_id):
+        try:
+            return self.pool.retrieve(self.flow_name, task_name, task_id)
+        except StorageError as exc:
+            raise _state.Postpone(str(exc)) from exc
+
+    def results(self, id_mapping):
+        return _PostponingResults(self, id_mapping)
+
+    def finished_of(self, flow_name, flow_id):
+        return self._nested(flow_name, flow_id, "finished_nodes")
+
+    def failed_of(self, flow_name, flow_id):
+        return self._nested(flow_name, flow_id, "failed_nodes")
+
+    def _nested(self, flow_name, flow_id, key):
+        """A sub-flow's finished or failed tasks, by name, with those of its own sub-flows nested under theirs."""
+        try:
+            value = self.app.AsyncResult(flow_id).result
+        except Exception:
+            raise self._backend_issue(flow_name, flow_id) from None
+        if isinstance(value, FlowError):
+            value = value.state
+        nested = {}
+        for name, ids in ((value if isinstance(value, dict) else {}).get(key) or {}).items():
+            if self.config.is_flow(name):
+                for child_id in ids:
+                    _merge(nested.setdefault(name, {}), self._nested(name, child_id, key))
+            else:
+                nested.setdefault(name, []).extend(ids)
+        return nested
+
+    def send_task(self, name, task_id, node_args, parent):
+        entry = self.config.tasks[name]
+        header = _runtime.flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
+        self.app.tasks[name].apply_async(
+            kwargs={"flow_name": self.flow_name, "node_args": node_args, "parent": parent,
+                    "dispatcher_id": self.dispatcher_id, "retried_count": 0},
+            task_id=task_id, queue=entry.queue, headers={_runtime.FLOW_HEADER: header})
+        return entry.queue
+
+    def send_flow(self, name, dispatcher_id, node_args, parent):
+        queue = self.config.flows[name].queue
+        send_dispatcher(self.app, name, dispatcher_id, node_args, parent, queue,
+                        parent_dispatcher_id=self.dispatcher_id)
+        return queue
+
+
+class _PostponingResults:
+    """A ``foreach`` function's storage pool: ``get(name)``, with storage failures postponing the wake-up."""
+
+    def __init__(self, ports, id_mapping):
+        self.ports = ports
+        self.id_mapping = dict(id_mapping)
+
+    def get(self, task_name):
+        return self.ports.result(task_name, self.id_mapping[task_name])
+
+
+def _merge(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict):
+            _merge(into.setdefault(key, {}), value)
+        else:
+            into.setdefault(key, []).extend(value)
+
+
+def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, parent_dispatcher_id=None):
+    """Send the first message of a flow's dispatcher; returns its AsyncResult."""
+    kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
+    if parent_dispatcher_id is not None:
+        kwargs["parent_dispatcher_id"] = parent_dispatcher_id
+    header = _runtime.flow_header(flow_name, dispatcher_id, parent, node_args)
+    return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
+        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={_runtime.FLOW_HEADER: header})

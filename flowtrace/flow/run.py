@@ -1,0 +1,60 @@
+"""Starting a flow: :func:`run_flow`."""
+
+from __future__ import annotations
+
+import uuid
+
+from flowtrace.flow import _runtime
+from flowtrace.trace import Trace
+
+__all__ = ["run_flow"]
+
+
+def run_flow(app, flow_name: str, node_args=None):
+    """Start the flow ``flow_name`` and return its dispatcher's :class:`~celery.result.AsyncResult`.
+
+    The dispatcher's message is sent to the flow's queue, and ``FLOW_SCHEDULE``
+    is emitted. The AsyncResult ends in ``SUCCESS`` when the flow ends, its
+    result the flow's ``{"finished_nodes", "failed_nodes", "active_nodes"}``;
+    and in ``FAILURE`` when it fails, its result a
+    :exc:`~flowtrace.flow.dispatcher.FlowError` whose ``state`` is the flow's
+    final state. Waiting on it (``.get()``) needs a result backend, which the
+    dispatcher needs anyway to read the outcome of the flow's nodes.
+
+    Args:
+        app: the Celery app the flows were loaded on
+            (``flowtrace.load_flows(..., app=app)``).
+        flow_name: a flow of that configuration.
+        node_args: the flow's arguments, handed to every task's ``run``; any
+            JSON value.
+
+    Returns:
+        The dispatcher's :class:`celery.result.AsyncResult`; its id is the
+        ``dispatcher_id`` of every event of the flow.
+
+    Raises:
+        ValueError: if the app has no flows, no flow of that name, or no
+            result backend.
+
+    .. versionadded:: 0.1.0
+    """
+    from flowtrace.flow.dispatcher import send_dispatcher
+
+    config = _runtime.config_of(app)
+    if flow_name not in config.flows:
+        raise ValueError("there is no flow %r; the flows are %s" % (flow_name, ", ".join(config.flows) or "none"))
+    if _no_backend(app):
+        raise ValueError("flows need a Celery result backend: the dispatcher reads the state of each node there; "
+                         "set result_backend on app %r" % (app.main,))
+    queue = config.flows[flow_name].queue
+    dispatcher_id = str(uuid.uuid4())
+    # Emitted before the message is sent, so that the log reads in causal order.
+    Trace.log(Trace.FLOW_SCHEDULE, flow_name=flow_name, dispatcher_id=dispatcher_id, node_args=node_args,
+              queue=queue, selective=False)
+    return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue)
+
+
+def _no_backend(app) -> bool:
+    from celery.backends.base import DisabledBackend
+
+    return isinstance(app.backend, DisabledBackend)
