@@ -443,7 +443,7 @@ class TestMainProcess:
             id = "t-lost"
             task = app.tasks["unit.ok"]
 
-        monkeypatch.setitem(_patches._ORIGINALS, "on_failure", lambda *args: during.append(current_fields()))
+        hook = _patches._make_on_failure_hook(lambda *args: during.append(current_fields()))
         monkeypatch.setattr(_main, "after_request_failure", lambda *args: during.append(current_fields()))
-        _patches._on_failure_hook(FakeRequest(), None)
+        hook(FakeRequest(), None)
         assert ([fields("t-lost", "unit.ok")] * 2, NOTHING) == (during, current_fields())

@@ -172,12 +172,32 @@ def arguments(msg, args, kwargs, argsrepr, kwargsrepr, custom) -> dict:
 
     Args:
         custom: ``[args_custom, kwargs_custom]`` from the publish hook's
-            header, or None when the producer did not say.
+            header, or None when the producer did not say (it is not
+            instrumented): then a repr that is not Celery's default one is
+            taken as the caller's, and, since it may hide a secret the values
+            hold, nothing is shown for that part.
     """
-    args_custom, kwargs_custom = custom if isinstance(custom, (list, tuple)) and len(custom) == 2 else (False, False)
-    msg["args"] = argsrepr if args_custom and argsrepr is not None else _plain(args)
-    msg["kwargs"] = kwargsrepr if kwargs_custom and kwargsrepr is not None else _plain(kwargs)
+    if isinstance(custom, (list, tuple)) and len(custom) == 2:
+        args_custom, kwargs_custom = custom
+        msg["args"] = argsrepr if args_custom and argsrepr is not None else _plain(args)
+        msg["kwargs"] = kwargsrepr if kwargs_custom and kwargsrepr is not None else _plain(kwargs)
+        return msg
+    msg["args"] = _plain(args) if _is_default_repr(argsrepr, args) else NOT_SHOWN
+    msg["kwargs"] = _plain(kwargs) if _is_default_repr(kwargsrepr, kwargs) else NOT_SHOWN
     return msg
+
+
+#: Shown for arguments whose repr the caller replaced in a producer flowtrace does not instrument.
+NOT_SHOWN = "[not shown: a custom repr was given]"
+
+
+def _is_default_repr(given, value) -> bool:
+    if given is None:
+        return True
+    from celery.utils.saferepr import saferepr
+
+    # Celery's default: saferepr with the default 1024-character limit (app.amqp.argsrepr_maxsize).
+    return given == saferepr(value, 1024)
 
 
 def _plain(value):

@@ -20,54 +20,71 @@ from __future__ import annotations
 from flowtrace import context
 from flowtrace.celery import _main, _registry
 
-#: name -> Celery's function, while wrapped.
-_ORIGINALS: dict = {}
+#: name -> our hook, for as long as it sits on the class. A hook another
+#: library wrapped after us cannot be taken off; it stays, inert while no app
+#: is instrumented, and is switched back on rather than wrapped twice.
+_INSTALLED: dict = {}
 
 
-def _decode_error_hook(self, message, exc):
-    try:
-        return _ORIGINALS["on_decode_error"](self, message, exc)
-    finally:
-        _main.on_decode_error(self, message, exc)
-
-
-def _on_failure_hook(self, exc_info, send_failed_event=True, return_ok=False):
-    token = None
-    try:
-        fields = _main.request_fields(self)
-        if fields is not None:
-            token = context._enter_task(fields)
-    except Exception as exc:  # tracing must never lose the failure
-        _registry.failures.record("Request.on_failure", exc)
-    try:
-        return _ORIGINALS["on_failure"](self, exc_info, send_failed_event, return_ok)
-    finally:
+def _make_decode_error_hook(original):
+    def on_decode_error(self, message, exc):
         try:
-            _main.after_request_failure(self, exc_info, return_ok)
+            return original(self, message, exc)
         finally:
-            if token is not None:
-                context._exit_task(token)
+            if _registry.apps:
+                _main.on_decode_error(self, message, exc)
+
+    on_decode_error.flowtrace_original = original
+    return on_decode_error
+
+
+def _make_on_failure_hook(original):
+    def on_failure(self, exc_info, *args, **kwargs):
+        if not _registry.apps:
+            return original(self, exc_info, *args, **kwargs)
+        token = None
+        try:
+            fields = _main.request_fields(self)
+            if fields is not None:
+                token = context._enter_task(fields)
+        except Exception as exc:  # tracing must never lose the failure
+            _registry.failures.record("Request.on_failure", exc)
+        try:
+            return original(self, exc_info, *args, **kwargs)
+        finally:
+            try:
+                # Request.on_failure(exc_info, send_failed_event=True, return_ok=False)
+                return_ok = kwargs.get("return_ok", args[1] if len(args) > 1 else False)
+                _main.after_request_failure(self, exc_info, return_ok)
+            finally:
+                if token is not None:
+                    context._exit_task(token)
+
+    on_failure.flowtrace_original = original
+    return on_failure
 
 
 def _targets():
     from celery.worker.consumer.consumer import Consumer
     from celery.worker.request import Request
 
-    return ((Consumer, "on_decode_error", _decode_error_hook), (Request, "on_failure", _on_failure_hook))
+    return ((Consumer, "on_decode_error", _make_decode_error_hook), (Request, "on_failure", _make_on_failure_hook))
 
 
 def patch_worker() -> None:
     """Wrap the two methods (callers hold the registry lock)."""
-    for cls, name, hook in _targets():
-        if cls.__dict__.get(name) is hook:
-            continue
-        _ORIGINALS[name] = cls.__dict__[name]
+    for cls, name, make in _targets():
+        if name in _INSTALLED:
+            continue  # ours is still in place, possibly under another library's wrapper
+        hook = make(cls.__dict__[name])
+        _INSTALLED[name] = hook
         setattr(cls, name, hook)
 
 
 def unpatch_worker() -> None:
-    """Restore the methods we wrapped."""
-    for cls, name, hook in _targets():
-        original = _ORIGINALS.pop(name, None)
-        if original is not None and cls.__dict__.get(name) is hook:
-            setattr(cls, name, original)
+    """Restore the methods we wrapped, where nobody wrapped them after us."""
+    for cls, name, _ in _targets():
+        hook = _INSTALLED.get(name)
+        if hook is not None and cls.__dict__.get(name) is hook:
+            setattr(cls, name, hook.flowtrace_original)
+            del _INSTALLED[name]

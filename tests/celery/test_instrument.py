@@ -94,10 +94,34 @@ class TestInstrument:
         """The wrapped Consumer and Request methods are flowtrace's while instrumented, Celery's after."""
         original = (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
         instrument(app)
-        assert (_patches._decode_error_hook, _patches._on_failure_hook) == (
-            Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
+        wrapped = (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
         uninstrument(app)
-        assert original == (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"])
+        assert (original, original) == (tuple(hook.flowtrace_original for hook in wrapped),
+                                         (Consumer.__dict__["on_decode_error"], Request.__dict__["on_failure"]))
+
+    def test_a_wrapper_added_after_us_survives_uninstrument(self, app):
+        """When another library wraps Request.on_failure after flowtrace, uninstrument leaves our hook inert, and
+        instrumenting again switches it back on instead of wrapping twice."""
+        original = Request.__dict__["on_failure"]
+        instrument(app)
+        ours = Request.__dict__["on_failure"]
+        calls = []
+
+        def theirs(self, exc_info, *args, **kwargs):
+            calls.append("theirs")
+            return ours(self, exc_info, *args, **kwargs)
+
+        Request.on_failure = theirs
+        try:
+            uninstrument(app)
+            still_there = Request.__dict__["on_failure"]
+            instrument(app)
+            again = Request.__dict__["on_failure"]
+            uninstrument(app)
+        finally:
+            Request.on_failure = original
+            _patches._INSTALLED.pop("on_failure", None)
+        assert (theirs, theirs, original) == (still_there, again, ours.flowtrace_original)
 
 
 class TestPackage:

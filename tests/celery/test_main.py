@@ -163,11 +163,11 @@ class TestMainProcess:
         """The wrapped Consumer.on_decode_error runs Celery's method, then reports TASK_REJECTED."""
         instrument(app)
         calls = []
-        monkeypatch.setitem(_patches._ORIGINALS, "on_decode_error", lambda *args: calls.append(args[1:]))
+        hook = _patches._make_decode_error_hook(lambda *args: calls.append(args[1:]))
         message = FakeMessage({"task": "unit.ok", "id": "t1", "root_id": "t1", "retries": 0})
         exc = ValueError("bad json")
         with capture_events() as captured:
-            _patches._decode_error_hook(FakeConsumer(app), message, exc)
+            hook(FakeConsumer(app), message, exc)
         assert [(message, exc)] == calls
         assert ("TASK_REJECTED", "ValueError: bad json") == (names(captured)[0], captured[0][1]["reason"])
 
