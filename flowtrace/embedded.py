@@ -36,6 +36,10 @@ class _AtomicChannel(filesystem.Channel):
                 f.write(dumps(payload).encode("utf-8"))
             os.replace(partial, final)
         except OSError as exc:
+            try:
+                os.unlink(partial)
+            except OSError:
+                pass
             raise ChannelError("cannot add a message file to %r: %s" % (self.data_folder_out, exc)) from exc
 
 
