@@ -55,12 +55,15 @@ class FilesystemStorage(DataStorage):
         self._connected = False
 
     def retrieve(self, flow_name, task_name, task_id):
+        return self._read(flow_name, task_name, task_id, _RESULT_SUFFIX)
+
+    def _read(self, flow_name, task_name, task_id, suffix, *not_found_what):
         check_connected(self)
         try:
-            with open(self._file(flow_name, task_name, task_id, _RESULT_SUFFIX), "rb") as stream:
+            with open(self._file(flow_name, task_name, task_id, suffix), "rb") as stream:
                 data = stream.read()
         except FileNotFoundError:
-            raise not_found(flow_name, task_name, task_id) from None
+            raise not_found(flow_name, task_name, task_id, *not_found_what) from None
         return loads(data)
 
     def store(self, node_args, flow_name, task_name, task_id, result):
@@ -83,13 +86,7 @@ class FilesystemStorage(DataStorage):
 
         .. versionadded:: 0.1.0
         """
-        check_connected(self)
-        try:
-            with open(self._file(flow_name, task_name, task_id, _ERROR_SUFFIX), "rb") as stream:
-                data = stream.read()
-        except FileNotFoundError:
-            raise not_found(flow_name, task_name, task_id, "error") from None
-        return loads(data)
+        return self._read(flow_name, task_name, task_id, _ERROR_SUFFIX, "error")
 
     def delete(self, flow_name, task_name, task_id) -> None:
         check_connected(self)

@@ -38,11 +38,14 @@ class InMemoryStorage(DataStorage):
         self._connected = False
 
     def retrieve(self, flow_name, task_name, task_id):
+        return self._read(self._results, flow_name, task_name, task_id)
+
+    def _read(self, table, flow_name, task_name, task_id, *not_found_what):
         check_connected(self)
         try:
-            text = self._results[(flow_name, task_name, task_id)]
+            text = table[(flow_name, task_name, task_id)]
         except KeyError:
-            raise not_found(flow_name, task_name, task_id) from None
+            raise not_found(flow_name, task_name, task_id, *not_found_what) from None
         return loads(text)
 
     def store(self, node_args, flow_name, task_name, task_id, result):
@@ -67,12 +70,7 @@ class InMemoryStorage(DataStorage):
 
         .. versionadded:: 0.1.0
         """
-        check_connected(self)
-        try:
-            text = self._errors[(flow_name, task_name, task_id)]
-        except KeyError:
-            raise not_found(flow_name, task_name, task_id, "error") from None
-        return loads(text)
+        return self._read(self._errors, flow_name, task_name, task_id, "error")
 
     def delete(self, flow_name, task_name, task_id) -> None:
         check_connected(self)
