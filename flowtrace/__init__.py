@@ -9,14 +9,14 @@ from flowtrace.trace import Trace
 __version__ = "0.1.0.dev0"
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
-           "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "__version__"]
+           "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "new_trace", "__version__"]
 
 # The Celery integration is imported on first use, so that importing flowtrace
 # stays cheap in processes that only log events.
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
          "load_flows": "flowtrace.flow", "FlowConfigError": "flowtrace.flow",
          "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
-         "FatalTaskError": "flowtrace.flow.task", "run_flow": "flowtrace.flow.run"}
+         "FatalTaskError": "flowtrace.flow.task", "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
 
 
 def __getattr__(name):

@@ -8,6 +8,7 @@
         - json: true                    # or {path: /var/log/flow.jsonl}
         - structlog: true
         - sentry: {dsn: "{SENTRY_DSN}"}
+        - otel: true                    # spans through the global TracerProvider
         - function: {import: myapp.tracing, name: on_event}
 
 Every entry is checked before any sink is registered, so a bad entry leaves
@@ -24,6 +25,7 @@ _KINDS = {
     "json": ("path", "max_line"),
     "structlog": (),
     "sentry": None,  # any sentry_sdk.init option
+    "otel": (),
     "function": ("import", "name"),
 }
 
@@ -74,6 +76,10 @@ def _build(index, kind, options):
             from flowtrace.sinks.structlog import StructlogSink
 
             sink = StructlogSink()
+        elif kind == "otel":
+            from flowtrace.sinks.otel import OtelSink
+
+            sink = OtelSink()
         elif kind == "sentry":
             from flowtrace.sinks.sentry import SentrySink
 

@@ -1,8 +1,12 @@
 """The trace context current in this thread or task: ids for every event.
 
-flowtrace keeps its own context variable, set by the Celery integration while a
-task runs, and falls back to OpenTelemetry's current span when the user has
-one. Either way an event learns its ``trace_id`` and ``span_id`` here.
+While a Celery task attempt runs, the Celery integration makes the attempt's
+span current in OpenTelemetry's context, as an :class:`AttemptSpan`: code in
+the task that starts spans (with the OpenTelemetry SDK) makes children of it,
+and tasks it sends become its children. flowtrace needs only
+``opentelemetry-api`` for this; the ids are its own (``flowtrace._w3c``).
+Outside a task, the user's current OpenTelemetry span, if any, is the context.
+Either way an event learns its ``trace_id`` and ``span_id`` here.
 
 A second context variable holds the task attempt running here (its
 ``task_id``, ``task_name``, and ``flow_name`` / ``dispatcher_id`` for a flow's
@@ -11,13 +15,24 @@ task), which :mod:`flowtrace.correlation` puts on log records.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from typing import NamedTuple, Optional
 
 from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-#: (trace_id, span_id) as lower-case hex strings, or None.
+from flowtrace import _w3c
+
+#: (trace_id, span_id) set by :func:`set_ids`, which wins over any span; or None.
 _current: contextvars.ContextVar = contextvars.ContextVar("flowtrace_ids", default=None)
+
+#: The AttemptSpan of the task attempt running in this context, or None.
+_attempt: contextvars.ContextVar = contextvars.ContextVar("flowtrace_attempt", default=None)
+
+#: Per-call trace control for the messages sent in this context (see :func:`new_trace`).
+_mode: contextvars.ContextVar = contextvars.ContextVar("flowtrace_trace_mode", default=None)
 
 #: The correlation fields of the task attempt running in this context, as a
 #: dict, or None outside any attempt. The Celery integration sets it at
@@ -28,13 +43,161 @@ _task_fields: contextvars.ContextVar = contextvars.ContextVar("flowtrace_task_fi
 #: the trace context each time instead.
 BINDABLE_FIELDS = ("task_id", "task_name", "flow_name", "dispatcher_id")
 
+#: The values :func:`new_trace` and the ``flowtrace_trace`` message header accept.
+NEW = "new"
+LINK = "link"
+MODES = (NEW, LINK)
+
 _get_current_span = _otel_trace.get_current_span
 _STOCK_GET_CURRENT_SPAN = _get_current_span
 _get_otel_context = _otel_context.get_current
+_NO_IDS = (None, None)
+# Flags flowtrace sends on: sampled and Level 2's random bit; the others are reserved.
+_FLAG_MASK = _w3c.SAMPLED | _w3c.RANDOM
+_TRACE_FLAGS = {flags: TraceFlags(flags) for flags in range(_FLAG_MASK + 1)}
+
+
+class SpanRef(NamedTuple):
+    """One span of a trace, as a ``traceparent`` names it.
+
+    Attributes:
+        trace_id: 32 lower-case hex digits.
+        span_id: 16 lower-case hex digits.
+        flags: the ``trace-flags`` byte; only ``SAMPLED``
+            and ``RANDOM`` are kept.
+        tracestate: the validated ``tracestate`` header value, or None.
+
+    .. versionadded:: 0.1.0
+    """
+
+    trace_id: str
+    span_id: str
+    flags: int = _w3c.SAMPLED
+    tracestate: Optional[str] = None
+
+    @property
+    def traceparent(self) -> str:
+        """The version ``00`` ``traceparent`` header naming this span.
+
+        .. versionadded:: 0.1.0
+        """
+        return _w3c.format_traceparent(self.trace_id, self.span_id, self.flags & _FLAG_MASK)
+
+    def span_context(self, remote: bool = True) -> SpanContext:
+        """This span as an OpenTelemetry :class:`~opentelemetry.trace.SpanContext`.
+
+        .. versionadded:: 0.1.0
+        """
+        state = TraceState(_w3c.parse_tracestate(self.tracestate) or ()) if self.tracestate else None
+        return SpanContext(int(self.trace_id, 16), int(self.span_id, 16), remote, _TRACE_FLAGS[self.flags & _FLAG_MASK],
+                           state)
+
+    @classmethod
+    def from_span_context(cls, span_context) -> Optional["SpanRef"]:
+        """The :class:`SpanRef` of an OpenTelemetry span context, or None when it is not valid.
+
+        .. versionadded:: 0.1.0
+        """
+        if span_context is None or not span_context.is_valid:
+            return None
+        state = span_context.trace_state
+        return cls("%032x" % span_context.trace_id, "%016x" % span_context.span_id,
+                   int(span_context.trace_flags) & _FLAG_MASK, state.to_header() if state else None)
+
+
+class AttemptSpan(NonRecordingSpan):
+    """The span of a Celery task attempt, current in OpenTelemetry's context while the attempt runs.
+
+    Its ids are the ones flowtrace chose for the attempt and puts on every
+    event of it. By itself it records nothing, as OpenTelemetry's
+    ``NonRecordingSpan``: spans started in the task are its children and
+    propagation works with ``opentelemetry-api`` alone. When an OpenTelemetry
+    sink (:meth:`flowtrace.Trace.trace_by_otel`) makes a real span with the
+    same ids, it binds it here (:meth:`bind`), and what the task does to its
+    current span (``trace.get_current_span().set_attribute(...)``) reaches
+    that real span.
+
+    Attributes:
+        ids: ``(trace_id, span_id)`` as hex strings.
+        ref: this span as a :class:`SpanRef`.
+        parent: the :class:`SpanRef` of its parent, or None for the root of a new trace.
+        link: the :class:`SpanRef` the attempt links to instead of being its
+            child (``flowtrace_trace: link``), or None.
+        task_id: the Celery task id.
+        retries: the attempt's ``retries`` (0 for the first).
+        ended: whether the attempt is over.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, ref: SpanRef, parent=None, link=None, task_id=None, retries=0):
+        # The OpenTelemetry SpanContext is made when someone asks for it:
+        # most tasks never start a span of their own (flowtrace reads ref).
+        self._context = None
+        self.ids = (ref.trace_id, ref.span_id)
+        self.ref = ref
+        self.parent = parent
+        self.link = link
+        self.task_id = task_id
+        self.retries = retries
+        self.ended = False
+        self._delegate = None
+
+    def get_span_context(self) -> SpanContext:
+        span_context = self._context
+        if span_context is None:
+            span_context = self._context = self.ref.span_context(remote=False)
+        return span_context
+
+    def bind(self, span) -> None:
+        """Send what is done to this span to ``span`` too, a real span with the same ids.
+
+        .. versionadded:: 0.1.0
+        """
+        self._delegate = span
+
+    def is_recording(self) -> bool:
+        delegate = self._delegate
+        return delegate is not None and delegate.is_recording()
+
+    def set_attributes(self, attributes) -> None:
+        if self._delegate is not None:
+            self._delegate.set_attributes(attributes)
+
+    def set_attribute(self, key, value) -> None:
+        if self._delegate is not None:
+            self._delegate.set_attribute(key, value)
+
+    def add_event(self, name, attributes=None, timestamp=None) -> None:
+        if self._delegate is not None:
+            self._delegate.add_event(name, attributes, timestamp)
+
+    def add_link(self, context, attributes=None) -> None:
+        if self._delegate is not None:
+            self._delegate.add_link(context, attributes)
+
+    def update_name(self, name) -> None:
+        if self._delegate is not None:
+            self._delegate.update_name(name)
+
+    def set_status(self, status, description=None) -> None:
+        if self._delegate is not None:
+            self._delegate.set_status(status, description)
+
+    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False) -> None:
+        if self._delegate is not None:
+            self._delegate.record_exception(exception, attributes, timestamp, escaped)
+
+    def __repr__(self) -> str:
+        return "AttemptSpan(trace_id=%s, span_id=%s, task_id=%s)" % (self.ids[0], self.ids[1], self.task_id)
 
 
 def current_ids():
     """Return ``(trace_id, span_id)`` as hex strings, or ``(None, None)`` outside any trace.
+
+    In order: ids made current by :func:`set_ids`; the current OpenTelemetry
+    span (inside a task attempt, the attempt's span or a span the task
+    started); nothing.
 
     .. versionadded:: 0.1.0
     """
@@ -45,15 +208,53 @@ def current_ids():
     # no span, so the span lookup (several calls deep) would only return
     # INVALID_SPAN; one look at the context is enough.
     if _get_current_span is _STOCK_GET_CURRENT_SPAN and not _get_otel_context():
-        return None, None
-    ctx = _get_current_span().get_span_context()
+        return _NO_IDS
+    span = _get_current_span()
+    if type(span) is AttemptSpan:
+        # An attempt that has ended is only still current where another
+        # instrumentation restored it out of order; it names nothing now.
+        return _NO_IDS if span.ended else span.ids
+    ctx = span.get_span_context()
     if ctx.is_valid:
         return "%032x" % ctx.trace_id, "%016x" % ctx.span_id
-    return None, None
+    return _NO_IDS
+
+
+def current_span() -> Optional[SpanRef]:
+    """Return the :class:`SpanRef` of the current span, or None outside any trace.
+
+    This is the span a message sent here becomes the child of: the one of
+    :func:`set_ids` (sampled, no ``tracestate``), or OpenTelemetry's current
+    span, which inside a task attempt is the attempt's span or a span the
+    task started.
+
+    .. versionadded:: 0.1.0
+    """
+    ids = _current.get()
+    if ids is not None:
+        trace_id, span_id = ids
+        return SpanRef(trace_id, span_id) if trace_id and span_id else None
+    if not _get_otel_context():
+        return None
+    span = _get_current_span()
+    if type(span) is AttemptSpan:
+        return None if span.ended else span.ref
+    return SpanRef.from_span_context(span.get_span_context())
+
+
+def current_attempt() -> Optional[AttemptSpan]:
+    """Return the :class:`AttemptSpan` of the task attempt running in this context, or None.
+
+    .. versionadded:: 0.1.0
+    """
+    return _attempt.get()
 
 
 def set_ids(trace_id, span_id):
     """Make ``(trace_id, span_id)`` current; returns a token for :func:`reset_ids`.
+
+    They win over any OpenTelemetry span until :func:`reset_ids`, for events,
+    log records and the parent of the messages sent meanwhile.
 
     .. versionadded:: 0.1.0
     """
@@ -66,6 +267,34 @@ def reset_ids(token) -> None:
     .. versionadded:: 0.1.0
     """
     _current.reset(token)
+
+
+@contextlib.contextmanager
+def new_trace(link: bool = False):
+    """Make the tasks sent inside this block start new traces.
+
+    For a fan-out too large to read as one trace (thousands of tasks under
+    one request): each task sent in the block becomes the root of a trace of
+    its own. With ``link=True`` its span also carries a link to the span that
+    sent it, so a trace viewer can go from one to the other. Retries of those
+    tasks stay in their new trace. The same is asked of one message with the
+    ``flowtrace_trace`` header: ``apply_async(headers={"flowtrace_trace": "link"})``.
+
+    Args:
+        link: link each new trace to the sending span instead of leaving them unrelated.
+
+    Raises:
+        ValueError: if ``link`` is not a bool.
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(link, bool):
+        raise ValueError("link must be True or False, got %r" % (link,))
+    token = _mode.set(LINK if link else NEW)
+    try:
+        yield
+    finally:
+        _mode.reset(token)
 
 
 def bind_fields(**fields) -> bool:

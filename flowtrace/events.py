@@ -53,7 +53,10 @@ _EDGE = ("flow_name", "dispatcher_id", "nodes_from", "nodes_to", "condition_str"
 _FALLBACK = ("flow_name", "dispatcher_id", "nodes", "fallback", "selective")
 _ERROR = ("what",)
 # What the Celery integration (flowtrace.celery) puts in every task event.
-_CELERY = ("task_name", "task_id", "parent_id", "root_id", "group_id", "retries", "queue", "hostname", "state")
+# trace_id and span_id are the attempt's (TASK_PUBLISH: the span it was sent under), parent_span_id its
+# parent's; link_trace_id and link_span_id name a linked span (flowtrace_trace: link).
+_CELERY = ("task_name", "task_id", "parent_id", "root_id", "group_id", "retries", "queue", "hostname", "trace_id",
+           "span_id", "parent_span_id", "state")
 _EXC = ("exc_type", "exc_message", "traceback", "exc_info")
 # What every task event of a flow's task (or dispatcher) adds: the flowtrace_flow message header.
 _IN_FLOW = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")

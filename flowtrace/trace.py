@@ -363,6 +363,28 @@ class Trace:
 
         return cls.add_sink(SentrySink(dsn, **options), events=events, min_level=min_level)
 
+    @classmethod
+    def trace_by_otel(cls, tracer_provider=None, *, events=None, min_level=None):
+        """Report events to OpenTelemetry as spans; see :class:`flowtrace.sinks.otel.OtelSink`.
+
+        A task attempt becomes a span from ``TASK_START`` to its terminal
+        event, with the ids its events carry; a flow a span from
+        ``FLOW_START`` to ``FLOW_END`` or ``FLOW_FAILURE``; every other event
+        a span event.
+
+        Args:
+            tracer_provider: the OpenTelemetry ``TracerProvider`` to use; the
+                global one by default, looked up until it is set.
+
+        Raises:
+            ValueError: if ``tracer_provider`` is not a tracer provider.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.sinks.otel import OtelSink
+
+        return cls.add_sink(OtelSink(tracer_provider), events=events, min_level=min_level)
+
     # --- configuration, stats, lifecycle -----------------------------------
 
     @classmethod

@@ -91,3 +91,17 @@ class TestFlowLatencyBench:
         assert ("filesystem", 3, 3, True, True) == (
             row["broker"], row["nudge"]["reaction"]["n"], row["countdown"]["reaction"]["n"],
             row["nudge"]["reaction"]["median_ms"] > 0, row["ratio_median_reaction"] > 0)
+
+
+class TestPropagationBench:
+    def test_quick_run_times_both_operations(self):
+        """A quick run gives positive nanoseconds and a ratio for publish and task start, in both settings."""
+        out = _bench("propagation_bench.py", timeout=180)
+
+        def positive(row):
+            return all(isinstance(row[key], (int, float)) and row[key] > 0 for key in ("flowtrace_ns", "otel_ns", "ratio"))
+
+        assert [("api", "publish", True), ("api", "task_start", True), ("sdk", "publish", True),
+                ("sdk", "task_start", True)] == [(row["setting"], row["operation"], positive(row))
+                                                 for row in out["results"]]
+

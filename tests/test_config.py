@@ -61,8 +61,8 @@ global:
 
     @pytest.mark.parametrize("config, message", [
         ("nope", "global.trace must be a list of sink entries, got str"),
-        ([{"loging": True}], "global.trace entry 1: unknown sink 'loging'; expected one of logging, json, structlog, sentry, function"),
-        ([{"logging": True, "json": True}], "global.trace entry 1: expected a mapping with one key (one of logging, json, structlog, sentry, function), got a mapping with 2 keys (json, logging)"),
+        ([{"loging": True}], "global.trace entry 1: unknown sink 'loging'; expected one of logging, json, structlog, sentry, otel, function"),
+        ([{"logging": True, "json": True}], "global.trace entry 1: expected a mapping with one key (one of logging, json, structlog, sentry, otel, function), got a mapping with 2 keys (json, logging)"),
         ([{"json": True}, {"json": {"paht": "x"}}], "global.trace entry 2 (json): unknown option 'paht'; expected path, max_line, events, min_level"),
         ([{"json": "yes"}], "global.trace entry 1 (json): expected true, false or a mapping of options, got a str"),
         ([{"function": {"import": "os"}}], "global.trace entry 1 (function): missing 'name'"),

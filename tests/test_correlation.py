@@ -18,7 +18,7 @@ from celery.exceptions import Ignore, Reject
 
 import flowtrace
 from flowtrace import Trace, context, correlation
-from flowtrace.celery import _main, _patches, _registry, instrument, uninstrument
+from flowtrace.celery import _main, _patches, _propagate, _registry, instrument, uninstrument
 from flowtrace.correlation import FIELDS, CorrelationFilter, current_fields, install, structlog_processor
 
 NOTHING = dict.fromkeys(FIELDS)
@@ -27,6 +27,28 @@ NOTHING = dict.fromkeys(FIELDS)
 def fields(task_id, task_name, **more):
     """The expected fields of a task, with no trace and no flow unless given."""
     return dict(NOTHING, task_id=task_id, task_name=task_name, **more)
+
+
+class Hex:
+    """Equal to any string of ``digits`` lower-case hex digits: an id flowtrace chose."""
+
+    def __init__(self, digits):
+        self.digits = digits
+
+    def __eq__(self, other):
+        return (isinstance(other, str) and len(other) == self.digits
+                and all(c in "0123456789abcdef" for c in other) and other.strip("0") != "")
+
+    def __repr__(self):
+        return "<%d hex digits>" % self.digits
+
+
+TRACE_ID, SPAN_ID = Hex(32), Hex(16)
+
+
+def traced(task_id, task_name, **more):
+    """The expected fields inside a task attempt: its own trace and span ids too."""
+    return fields(task_id, task_name, trace_id=TRACE_ID, span_id=SPAN_ID, **more)
 
 
 class ListHandler(logging.Handler):
@@ -275,8 +297,8 @@ class TestStructlogProcessor:
         finally:
             task.run = original
         logger.info("after")
-        assert [{"event": "inside", "label": "ok", "task_id": task_id, "task_name": "unit.ok"},
-                {"event": "after"}] == out
+        assert [{"event": "inside", "label": "ok", "task_id": task_id, "task_name": "unit.ok", "trace_id": TRACE_ID,
+                 "span_id": SPAN_ID}, {"event": "after"}] == out
 
 
 class TestInstall:
@@ -319,10 +341,10 @@ class TestAttempts:
         """Every record inside the body has the task's fields, third-party loggers included; none after."""
         task_id = worker_call(app, name)
         logging.getLogger("tests.correlation").info("after the task")
-        assert [fields(task_id, name)] == seen
+        assert [traced(task_id, name)] == seen
         inside = [record_fields(r) for r in handler.records if r.name in ("tests.correlation.task",
                                                                           "urllib3.connectionpool")]
-        assert [fields(task_id, name)] * 2 == inside
+        assert [traced(task_id, name)] * 2 == inside
         assert NOTHING == record_fields(handler.records[-1])
         assert NOTHING == current_fields()
 
@@ -330,20 +352,20 @@ class TestAttempts:
         """The fields are bound with no sink registered: correlation does not need tracing on."""
         assert not Trace.enabled
         task_id = worker_call(app, "unit.ok")
-        assert ([fields(task_id, "unit.ok")], NOTHING) == (seen, current_fields())
+        assert ([traced(task_id, "unit.ok")], NOTHING) == (seen, current_fields())
 
     def test_no_bleed_into_the_next_task(self, app, seen, handler):
         """Two tasks in a row in one thread each see only their own fields."""
         first = worker_call(app, "unit.fail")
         second = worker_call(app, "unit.ok")
-        assert [fields(first, "unit.fail"), fields(second, "unit.ok")] == seen
+        assert [traced(first, "unit.fail"), traced(second, "unit.ok")] == seen
         own = [r.task_id for r in handler.records if r.name == "tests.correlation.task"]
         assert [first, second] == own
 
     def test_eager(self, app, seen):
         """apply() binds them too, and an eager retry's second attempt has its own."""
         result = app.tasks["unit.retry"].apply()
-        assert [fields(result.id, "unit.retry")] * 2 == seen
+        assert [traced(result.id, "unit.retry")] * 2 == seen
         assert NOTHING == current_fields()
 
     def test_eager_throw(self, app, seen):
@@ -363,7 +385,7 @@ class TestAttempts:
 
         monkeypatch.setattr(app.loader, "on_task_init", broken)
         task_id = worker_call(app, "unit.ok")
-        assert [("TASK_START", fields(task_id, "unit.ok")), ("TASK_FAILURE", fields(task_id, "unit.ok"))] == emitted
+        assert [("TASK_START", traced(task_id, "unit.ok")), ("TASK_FAILURE", traced(task_id, "unit.ok"))] == emitted
         unexpected = [r for r in handler.records if r.name == "celery.app.trace" and r.levelno == logging.ERROR]
         assert [(task_id, "unit.ok")] == [(r.task_id, r.task_name) for r in unexpected]
         assert NOTHING == current_fields()
@@ -393,14 +415,14 @@ class TestAttempts:
         """A task called with a dispatcher's flow_name and dispatcher_id kwargs carries them."""
         task_id = worker_call(app, "unit.ok", kwargs={"flow_name": "orders", "dispatcher_id": "d-1"})
         worker_call(app, "unit.ok", kwargs={"flow_name": "only one of the two"})
-        assert [fields(task_id, "unit.ok", flow_name="orders", dispatcher_id="d-1"), fields(seen[1]["task_id"],
+        assert [traced(task_id, "unit.ok", flow_name="orders", dispatcher_id="d-1"), traced(seen[1]["task_id"],
                                                                                             "unit.ok")] == seen
 
     def test_flow_task_by_header(self, app, seen):
         """The flow header the dispatcher sets wins over kwargs (a dispatcher's own message has only the header)."""
         header = {"flow_name": "orders", "dispatcher_id": "d-2", "parent": None, "node_args": {}, "retried_count": 0}
         task_id = worker_call(app, "unit.ok", kwargs={"flow_name": "orders"}, flowtrace_flow=header)
-        assert [fields(task_id, "unit.ok", flow_name="orders", dispatcher_id="d-2")] == seen
+        assert [traced(task_id, "unit.ok", flow_name="orders", dispatcher_id="d-2")] == seen
 
     def test_threads_keep_their_own(self, app, seen):
         """Two threads running tasks at once each see their own fields (the threads pool)."""
@@ -412,7 +434,7 @@ class TestAttempts:
             thread.start()
         for thread in threads:
             thread.join(10)
-        assert ([[fields(i, "unit.wait")] * 2 for i in ids], 4) == (
+        assert ([[traced(i, "unit.wait")] * 2 for i in ids], 4) == (
             [[s for s in seen if s["task_id"] == i] for i in ids], len(seen))
 
     def test_uninstrumented_app_binds_nothing(self, app, seen):
@@ -436,7 +458,26 @@ class TestMainProcess:
                 NOTHING) == (emitted, current_fields())
 
     def test_request_on_failure_runs_bound(self, app, monkeypatch):
-        """Request.on_failure (a lost child's report and log line) runs with the task's fields bound."""
+        """Request.on_failure (a lost child's report and log line) runs with the task's fields and the
+        attempt's trace ids bound."""
+        during = []
+        parent = "00-%s-%s-01" % ("a" * 32, "b" * 16)
+
+        class FakeRequest:
+            id = "t-lost"
+            task = app.tasks["unit.ok"]
+            request_dict = {"id": "t-lost", "retries": 0, "traceparent": parent}
+
+        request = FakeRequest()
+        span_id = _propagate.stamp(request.request_dict)[0]
+        hook = _patches._make_on_failure_hook(lambda *args: during.append(current_fields()))
+        monkeypatch.setattr(_main, "after_request_failure", lambda *args: during.append(current_fields()))
+        hook(request, None)
+        assert ([fields("t-lost", "unit.ok", trace_id="a" * 32, span_id=span_id)] * 2, NOTHING) == (
+            during, current_fields())
+
+    def test_request_on_failure_without_headers(self, app, monkeypatch):
+        """A request with no message headers still runs bound to its task's fields, with no trace ids."""
         during = []
 
         class FakeRequest:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
-from flowtrace.celery import _execute, _main, _patches, _publish, _registry
+from flowtrace.celery import _execute, _main, _order, _patches, _publish, _registry
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
 
@@ -26,6 +26,8 @@ _RECEIVERS = (
     (signals.task_revoked, _main.on_revoked, "revoked"),
     (signals.task_unknown, _main.on_unknown, "unknown"),
     (signals.task_rejected, _main.on_rejected, "rejected"),
+    (signals.worker_process_shutdown, _execute.on_process_shutdown, "process_shutdown"),
+    (signals.worker_shutdown, _execute.on_process_shutdown, "worker_shutdown"),
 )
 
 
@@ -91,6 +93,7 @@ def instrument(app, *, include_args: bool = False) -> None:
                 signal.connect(receiver, weak=False, dispatch_uid=_uid(name))
             _patches.patch_worker()
         _registry.set_apps({**_registry.apps, app: options})
+        _order.check()
         if _pool_forked():
             _registry.set_late()
 
@@ -120,6 +123,7 @@ def uninstrument(app) -> bool:
             for signal, receiver, name in _RECEIVERS:
                 signal.disconnect(receiver, dispatch_uid=_uid(name))
             _patches.unpatch_worker()
+            _order.reset()
     return True
 
 

@@ -31,6 +31,11 @@ context (:mod:`flowtrace.correlation` puts them on log records): set before
 TASK_START, reset at postrun whatever its state, as postrun is sent from the
 tracer's ``finally``. ``task_internal_error`` comes after postrun and binds
 them again around its own event only.
+
+The attempt's span (:mod:`flowtrace.celery._propagate`) is current over the
+same stretch: chosen and attached at prerun, before TASK_START, detached at
+postrun. Every event of the attempt carries its ``trace_id``, ``span_id`` and
+``parent_span_id`` explicitly, the terminal ones included.
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from celery.exceptions import Ignore, Reject, Retry
 
 from flowtrace import context
 from flowtrace._clock import utc_iso
-from flowtrace.celery import _main, _msg, _registry
+from flowtrace.celery import _main, _msg, _order, _propagate, _registry
 from flowtrace.trace import Trace
 
 _TERMINAL = {
@@ -63,7 +68,7 @@ _REJECTED = Trace.TASK_REJECTED
 class _Attempt:
     """One attempt running in this process, from prerun to postrun."""
 
-    __slots__ = ("t0", "base", "einfo", "fields", "token")
+    __slots__ = ("t0", "base", "einfo", "fields", "token", "span")
 
     def __init__(self, t0):
         self.t0 = t0
@@ -71,6 +76,7 @@ class _Attempt:
         self.einfo = None  # from task_failure / task_retry inside the attempt
         self.fields = None  # the correlation fields bound at prerun
         self.token = None  # resets them at postrun
+        self.span = None  # the attempt's span, current from prerun to postrun (_propagate.Entered)
 
 
 #: task_id -> _Attempt for the attempts running in this process. Kept even
@@ -90,15 +96,21 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
         options = _registry.apps.get(sender.app)
         if options is None:
             return
+        _order.check(_order.ATTEMPT)
         attempt = _running[task_id] = _Attempt(monotonic())
-        # Bound whether or not a sink listens: log correlation does not need one.
+        request = task.request
+        # Bound whether or not a sink listens: log correlation and
+        # propagation to the tasks this one sends do not need one.
+        try:
+            attempt.span = _propagate.enter_attempt(request, task_id, request.retries or 0)
+        except Exception as exc:  # the task runs, and its events, without a trace context
+            _registry.failures.record("task_prerun (trace context)", exc)
         attempt.fields = fields = {"task_id": task_id, "task_name": task.name}
-        _msg.flow_fields(fields, getattr(task.request, _msg.FLOW_HEADER, None), kwargs)
+        _msg.flow_fields(fields, getattr(request, _msg.FLOW_HEADER, None), kwargs)
         attempt.token = context._enter_task(fields)
         if not Trace.enabled:
             return
-        request = task.request
-        base = attempt.base = _msg.from_context(request, task.name)
+        base = attempt.base = _propagate.ids(_msg.from_context(request, task.name), attempt.span.span)
         msg = dict(base)
         msg["state"] = states.STARTED
         sent = getattr(request, _msg.SENT_HEADER, None)
@@ -121,13 +133,15 @@ def on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **
             return
         if attempt.token is not None:
             context._exit_task(attempt.token)
+        if attempt.span is not None:
+            _propagate.exit_attempt(attempt.span)
         if state is None:
             _local.pending = (task_id, attempt)
             return
         event = _TERMINAL.get(state)
         if event is None or not Trace.enabled:
             return
-        msg = dict(attempt.base or _msg.from_context(task.request, task.name))
+        msg = dict(attempt.base or _base(task.request, task.name, attempt))
         msg["state"] = state
         msg["runtime"] = monotonic() - attempt.t0
         _outcome(msg, event, task, retval, attempt.einfo)
@@ -178,8 +192,10 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
             return
         if attempt is not None and attempt.base is not None:
             msg = dict(attempt.base)
+        elif attempt is not None and attempt.span is not None:
+            msg = _propagate.ids(_msg.from_request_dict(request, sender.name), attempt.span.span)
         else:
-            msg = _msg.from_request_dict(request, sender.name)
+            msg = _propagate.main_ids(_msg.from_request_dict(request, sender.name), request)
         event, state = _classify(exception)
         msg["state"] = state
         if attempt is not None:
@@ -189,12 +205,38 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
         fields = attempt.fields if attempt is not None and attempt.fields is not None else {
             "task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
         token = context._enter_task(fields)
+        ids_token = context.set_ids(msg["trace_id"], msg["span_id"]) if msg.get("trace_id") else None
         try:
             Trace.log(event, msg)
         finally:
+            if ids_token is not None:
+                context.reset_ids(ids_token)
             context._exit_task(token)
     except Exception as exc:
         _registry.failures.record("task_internal_error", exc)
+
+
+#: How long a process that exits waits for its sinks (spans in a batch
+#: processor's queue, Sentry envelopes) to be sent.
+SHUTDOWN_FLUSH_TIMEOUT = 5.0
+
+
+def on_process_shutdown(**_):
+    """``worker_process_shutdown`` / ``worker_shutdown`` receiver: flush every sink before the process exits.
+
+    A prefork child exits with ``os._exit`` (after ``worker_max_tasks_per_child``
+    tasks, say), so no ``atexit`` handler runs: what a batch processor still
+    holds would be lost (opentelemetry-python-contrib #4916).
+    """
+    try:
+        Trace.flush(SHUTDOWN_FLUSH_TIMEOUT)
+    except Exception as exc:
+        _registry.failures.record("worker_process_shutdown", exc)
+
+
+def _base(request, task_name, attempt):
+    msg = _msg.from_context(request, task_name)
+    return _propagate.ids(msg, attempt.span.span) if attempt.span is not None else msg
 
 
 def _classify(exc):

@@ -18,8 +18,14 @@ Each attempt gets at most one terminal event from here: Celery reports a hard
 time limit twice (``Request.on_timeout`` and the pool's error callback) and a
 terminated task both as revoked and, sometimes, as a lost worker.
 
+At receipt, the main process chooses the span id (and, for a message that
+starts a trace, the trace id) of the attempt and hands it to the pool in the
+request (:func:`flowtrace.celery._propagate.stamp`), so that its events about
+the attempt carry the ids the attempt's own events will carry.
+
 No task runs here, so each event is emitted with its task's ``task_id`` and
-``task_name`` bound as correlation fields (:mod:`flowtrace.correlation`):
+``task_name`` bound as correlation fields (:mod:`flowtrace.correlation`),
+and its ``trace_id`` and ``span_id`` made current (:func:`flowtrace.context.set_ids`):
 what a sink logs about a task in this process names it (django-structlog
 #1043). ``Request.on_failure`` runs with them bound as a whole (see
 :mod:`flowtrace.celery._patches`).
@@ -36,7 +42,7 @@ from celery import states
 from celery.exceptions import Reject
 
 from flowtrace import context
-from flowtrace.celery import _msg, _registry
+from flowtrace.celery import _msg, _propagate, _registry
 from flowtrace.trace import Trace
 
 _TASK_RECEIVED = Trace.TASK_RECEIVED
@@ -83,10 +89,18 @@ def _log(event, msg) -> None:
         fields["flow_name"] = msg["flow_name"]
         fields["dispatcher_id"] = msg.get("dispatcher_id")
     token = context._enter_task(fields)
+    ids_token = context.set_ids(msg.get("trace_id"), msg.get("span_id")) if msg.get("trace_id") else None
     try:
         Trace.log(event, msg)
     finally:
+        if ids_token is not None:
+            context.reset_ids(ids_token)
         context._exit_task(token)
+
+
+def _request_dict(request):
+    headers = getattr(request, "request_dict", None) if request is not None else None
+    return headers if isinstance(headers, dict) else None
 
 
 def request_fields(request):
@@ -97,6 +111,15 @@ def request_fields(request):
     headers = getattr(request, "request_dict", None) or {}
     return _msg.flow_fields({"task_id": request.id, "task_name": task.name}, headers.get(_msg.FLOW_HEADER),
                             getattr(request, "kwargs", None))
+
+
+def request_ids(request):
+    """The ``(trace_id, span_id)`` of a worker ``Request``'s attempt, as its events carry them, or None."""
+    headers = _request_dict(request)
+    if headers is None:
+        return None
+    msg = _propagate.main_ids({"retries": headers.get("retries") or 0}, headers)
+    return (msg["trace_id"], msg["span_id"]) if msg.get("trace_id") else None
 
 
 def _runtime(msg, request) -> None:
@@ -115,10 +138,14 @@ def on_received(sender=None, request=None, **_):
             from flowtrace.celery import _activate
 
             request.request_dict[_activate.KEY] = _activate.token(options)
+        try:
+            _propagate.stamp(request.request_dict)
+        except Exception as exc:  # the attempt then chooses its ids itself
+            _registry.failures.record("task_received (trace context)", exc)
         if not Trace.enabled:
             return
         _requests[request.id] = request
-        msg = _msg.from_request(request)
+        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
         msg["state"] = states.RECEIVED
         headers = request.request_dict
         if headers.get("eta"):
@@ -141,6 +168,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
             held = None  # an earlier attempt's Request: a retry expired on receipt is not it
         if not _first_report(msg, held):
             return
+        _propagate.main_ids(msg, _request_dict(held) or _context_headers(request, msg["task_id"]))
         msg["state"] = states.REVOKED
         _runtime(msg, held)
         msg["reason"] = "expired" if expired else "terminated" if terminated else "revoked"
@@ -165,6 +193,7 @@ def on_failure(task, task_id, exception, einfo) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
+    _propagate.main_ids(msg, _request_dict(request) or _context_headers(task.request, task_id))
     msg["state"] = states.FAILURE
     _runtime(msg, request)
     if exception is not None:
@@ -182,6 +211,7 @@ def on_retry(task, context, reason) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
+    _propagate.main_ids(msg, _request_dict(request) or _context_headers(context, task_id))
     msg["state"] = states.RETRY
     _runtime(msg, request)
     if reason is None:
@@ -193,6 +223,14 @@ def on_retry(task, context, reason) -> None:
         _msg.cause(msg, getattr(reason, "exc", None))
         _msg.when(msg, getattr(reason, "when", None))
     _log(Trace.TASK_RETRY, msg)
+
+
+def _context_headers(context, task_id):
+    """The headers a ``celery.app.task.Context`` of ``task_id`` was built from, as a dict."""
+    attributes = getattr(context, "__dict__", None)
+    if not isinstance(attributes, dict) or attributes.get("id") != task_id:
+        return None
+    return attributes
 
 
 def _identity(task, task_id, request):
@@ -254,7 +292,8 @@ def _from_message(consumer, message):
     if not isinstance(headers, dict):
         headers = {}
     delivery_info = getattr(message, "delivery_info", None) or {}
-    return _msg.from_headers(headers, delivery_info.get("routing_key"), getattr(consumer, "hostname", None))
+    msg = _msg.from_headers(headers, delivery_info.get("routing_key"), getattr(consumer, "hostname", None))
+    return _propagate.main_ids(msg, headers)
 
 
 def after_request_failure(request, exc_info, return_ok) -> None:
@@ -281,7 +320,7 @@ def after_request_failure(request, exc_info, return_ok) -> None:
             return
         if not lost and task.acks_on_timeout:
             return
-        msg = _msg.from_request(request)
+        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
         _first_report(msg, request)
         msg["state"] = states.REJECTED
         _runtime(msg, request)

@@ -9,7 +9,8 @@ on_failure), so wrapping them on the class reaches a worker that is already
 running. Celery's method always runs first, and unpatching restores it
 unless someone wrapped it after us.
 
-``Request.on_failure`` runs with the task's correlation fields bound: it is
+``Request.on_failure`` runs with the task's correlation fields and the
+attempt's ``trace_id`` / ``span_id`` bound: it is
 where the main process reports a lost pool child, through ``task_failure``
 receivers and its own "Task handler raised error: WorkerLostError" line, and
 no attempt is bound in that process (django-structlog #1043).
@@ -42,11 +43,14 @@ def _make_on_failure_hook(original):
     def on_failure(self, exc_info, *args, **kwargs):
         if not _registry.apps:
             return original(self, exc_info, *args, **kwargs)
-        token = None
+        token = ids_token = None
         try:
             fields = _main.request_fields(self)
             if fields is not None:
                 token = context._enter_task(fields)
+                ids = _main.request_ids(self)
+                if ids is not None:
+                    ids_token = context.set_ids(*ids)
         except Exception as exc:  # tracing must never lose the failure
             _registry.failures.record("Request.on_failure", exc)
         try:
@@ -57,6 +61,8 @@ def _make_on_failure_hook(original):
                 return_ok = kwargs.get("return_ok", args[1] if len(args) > 1 else False)
                 _main.after_request_failure(self, exc_info, return_ok)
             finally:
+                if ids_token is not None:
+                    context.reset_ids(ids_token)
                 if token is not None:
                     context._exit_task(token)
 

@@ -1,7 +1,8 @@
 """The producer's hook: stamp each task message and emit TASK_PUBLISH.
 
 It runs on ``before_task_publish`` for every message any code in the process
-sends, so it does as little as possible: two timestamps go into the message
+sends, so it does as little as possible: the trace context
+(:mod:`flowtrace.celery._propagate`) and two timestamps go into the message
 headers whether or not a sink is registered here (the worker needs them for
 ``queue_latency`` even when the producer does not trace), and the msg dict is
 built only when ``Trace.enabled``.
@@ -14,7 +15,7 @@ import time
 from celery._state import get_current_task
 from celery.utils.saferepr import saferepr
 
-from flowtrace.celery import _msg, _registry
+from flowtrace.celery import _msg, _order, _propagate, _registry
 from flowtrace.trace import Trace
 
 _TASK_PUBLISH = Trace.TASK_PUBLISH
@@ -26,6 +27,8 @@ def on_before_publish(sender=None, body=None, routing_key=None, headers=None, de
         # Protocol 1 messages carry their fields in the body; Celery 5 sends protocol 2.
         if headers is None or "id" not in headers:
             return
+        _order.check(_order.PUBLISH)
+        ref = _propagate.on_publish(headers)
         now = time.time()
         if _msg.FIRST_SENT_HEADER not in headers:
             # Celery copies the request's custom headers into a retry's message,
@@ -35,10 +38,16 @@ def on_before_publish(sender=None, body=None, routing_key=None, headers=None, de
         include_args = _registry.publish_args
         if include_args:
             headers[_msg.CUSTOM_REPR_HEADER] = _custom_repr(headers, body)
+        _propagate.mirror(headers)
         if not Trace.enabled:
             return
         msg = _msg.from_headers(headers, _queue_name(declare, routing_key), headers.get("origin"))
         msg["state"] = "PENDING"
+        # The span the message goes under (or, for a new trace, the one it was sent from).
+        if ref is not None:
+            msg["trace_id"], msg["span_id"] = ref.trace_id, ref.span_id
+        else:
+            msg["trace_id"] = msg["span_id"] = None
         if headers.get("eta"):
             msg["eta"] = headers["eta"]
         if headers.get("expires"):

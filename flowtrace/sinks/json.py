@@ -56,7 +56,10 @@ class JsonSink:
 
     The line holds ``event``, ``event_id``, ``time`` (ISO-8601 UTC, fixed
     width, ``Z``), ``node``, ``pid``, ``trace_id``, ``span_id`` and
-    ``details`` (the msg dict). Any Python value serialises; a line longer than
+    ``details`` (the msg dict). ``trace_id`` and ``span_id`` are the msg
+    dict's own when it has a ``trace_id`` key (the Celery integration puts
+    the ids of the task attempt an event is about there), and otherwise those
+    current where the event is emitted (:func:`flowtrace.context.current_ids`). Any Python value serialises; a line longer than
     ``max_line`` bytes is cut down and marked ``"truncated": true``. The sink
     never raises: failures to write are counted in :meth:`stats` and reported
     on the ``flowtrace`` logger, rate-limited.
@@ -122,7 +125,13 @@ class JsonSink:
             if head is None:
                 head = _head(event)
             host = _host_part()
-            ids = current_ids()
+            # An emitter that knows the ids of what the event is about (the
+            # worker's main process, the producer) puts them in the msg dict;
+            # they win over the context's.
+            if "trace_id" in msg_dict:
+                ids = (msg_dict["trace_id"], msg_dict.get("span_id"))
+            else:
+                ids = current_ids()
             ids_part = _NO_IDS if ids == (None, None) else _ids_part(ids)
             try:
                 details = _orjson_dumps(msg_dict, default=_serialize._default, option=_OPTIONS)

@@ -6,11 +6,12 @@ import os
 import re
 
 from flowtrace import _deps, _redact, events
+from flowtrace.context import current_ids
 
 _LEVEL_OF = {row.value: row.level for row in events.EVENTS}
 _NAMES = {row.value: row.name for row in events.EVENTS}
 _CAPTURED = (events.WARNING, events.ERROR)
-_TAG_KEYS = ("flow_name", "task_name", "dispatcher_id", "trace_id")
+_TAG_KEYS = ("flow_name", "task_name", "dispatcher_id", "trace_id", "span_id")
 _ENV_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _COPY_DEPTH = 16
 
@@ -82,7 +83,16 @@ class SentrySink:
     Sentry events: ``capture_exception`` with the exception the emitter passed
     under the ``exc_info`` key, otherwise ``capture_message``. They are tagged
     with ``event`` and, where present, ``flow_name``, ``task_name``,
-    ``dispatcher_id`` and ``trace_id``, and grouped by event and task or flow name.
+    ``dispatcher_id``, ``trace_id`` and ``span_id``, and grouped by event and
+    task or flow name.
+
+    Breadcrumbs and events carry the W3C trace context: ``trace_id`` and
+    ``span_id`` are in every breadcrumb's data (the msg dict's own, or the
+    ones current where the event is emitted). An event's Sentry ``trace``
+    context is set to them when no Sentry span is active, so that Sentry's
+    trace id is the one the OpenTelemetry backend shows; inside a Sentry
+    transaction (sentry-sdk's CeleryIntegration with tracing on) the event
+    stays in that transaction, and the W3C ids are in its tags.
 
     Delivery is sentry-sdk's: its transport queues envelopes and sends them
     from a background thread, dropping (and counting in its client reports)
@@ -128,16 +138,31 @@ class SentrySink:
         # those). The copy also keeps the values as they were at this event.
         memo = {}
         data = {k: _snapshot(v, memo, 1) for k, v in msg_dict.items() if exc is None or k != EXC_KEY}
+        # The W3C ids, so that Sentry lines up with the trace backend: the
+        # msg dict's (the attempt an event is about), else the current ones.
+        if "trace_id" in msg_dict:
+            trace_id, span_id = msg_dict["trace_id"], msg_dict.get("span_id")
+        else:
+            trace_id, span_id = current_ids()
+            if trace_id is not None:
+                data["trace_id"], data["span_id"] = trace_id, span_id
         sdk.add_breadcrumb(category="flowtrace", message=name, level=level, data=data)
         if level not in _CAPTURED:
             return
         with sdk.new_scope() as scope:
             scope.set_tag("event", name)
             for key in _TAG_KEYS:
-                value = msg_dict.get(key)
+                value = data.get(key)
                 if value is not None:
                     scope.set_tag(key, str(value))
             scope.set_context("flowtrace", {"event": name, "event_id": event, "details": data})
+            if trace_id is not None and span_id is not None and sdk.get_current_span() is None:
+                # With no Sentry span of its own to name, the event's trace
+                # context is the W3C one: the trace id the trace backend shows.
+                trace_context = {"trace_id": trace_id, "span_id": span_id}
+                if msg_dict.get("parent_span_id"):
+                    trace_context["parent_span_id"] = msg_dict["parent_span_id"]
+                scope.set_context("trace", trace_context)
             subject = msg_dict.get("task_name") or msg_dict.get("flow_name") or ""
             scope.fingerprint = ["flowtrace", name, str(subject)]
             scope.set_level(level)

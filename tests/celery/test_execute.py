@@ -53,7 +53,10 @@ class TestTerminalEvents:
         start, end = (msg for _, msg in captured)
         identity = {"task_name": name, "task_id": task_id, "parent_id": None, "root_id": task_id, "retries": 0,
                     "queue": "unit", "hostname": "unit@host"}
-        assert dict(identity, state="STARTED", queue_latency=None, first_sent=None) == start
+        # A message with no trace context: the attempt starts a trace, its span the root.
+        ids = {"trace_id": start["trace_id"], "span_id": start["span_id"], "parent_span_id": None}
+        assert dict(identity, **ids, state="STARTED", queue_latency=None, first_sent=None) == start
+        assert ((32, 16), ids) == ((len(ids["trace_id"]), len(ids["span_id"])), {key: end[key] for key in ids})
         assert (identity, state) == ({key: end[key] for key in IDENTITY_KEYS}, end["state"])
         assert isinstance(end["runtime"], float)
 

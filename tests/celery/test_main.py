@@ -72,8 +72,12 @@ class TestMainProcess:
         """task_received gives TASK_RECEIVED with the identity keys."""
         instrument(app)
         with capture_events() as captured:
-            received(app)
-        assert [(Trace.TASK_RECEIVED, dict(IDENTITY, state="RECEIVED"))] == captured
+            request = received(app)
+        # The attempt's ids, chosen here and handed to the pool with the request (a new trace: no parent).
+        trace_id, span_id = captured[0][1]["trace_id"], captured[0][1]["span_id"]
+        assert [(Trace.TASK_RECEIVED, dict(IDENTITY, trace_id=trace_id, span_id=span_id, parent_span_id=None,
+                                           state="RECEIVED"))] == captured
+        assert [span_id, 0, trace_id, None, None] == request.request_dict["flowtrace_span"]
 
     def test_reject_failure_is_not_reported(self, app):
         """Celery's task_failure for Reject(requeue=False) in the parent is dropped: the child reported it."""
@@ -108,7 +112,8 @@ class TestMainProcess:
         assert ["TASK_RECEIVED", "TASK_REVOKED"] == names(captured)
         revoked = dict(captured[-1][1])
         assert isinstance(revoked.pop("runtime"), float)
-        assert dict(IDENTITY, state="REVOKED", reason="terminated", expired=False, terminated=True,
+        received_ids = {key: captured[0][1][key] for key in ("trace_id", "span_id", "parent_span_id")}
+        assert dict(IDENTITY, **received_ids, state="REVOKED", reason="terminated", expired=False, terminated=True,
                     signum=15) == revoked
 
     def test_redelivery_is_a_new_attempt(self, app):
@@ -147,7 +152,8 @@ class TestMainProcess:
             _main.on_unknown(sender=FakeConsumer(app), message=FakeMessage(headers), exc=KeyError("unit.nope"),
                              name="unit.nope", id="t9")
         assert [(Trace.TASK_UNKNOWN, {"task_name": "unit.nope", "task_id": "t9", "parent_id": "p1", "root_id": "t9",
-                                      "retries": 0, "queue": "unit", "hostname": "w1@host", "state": "FAILURE",
+                                      "retries": 0, "queue": "unit", "hostname": "w1@host", "trace_id": None,
+                                      "span_id": None, "state": "FAILURE",
                                       "reason": "not registered: unit.nope"})] == captured
 
     def test_rejected_message(self, app):
@@ -156,7 +162,8 @@ class TestMainProcess:
         with capture_events() as captured:
             _main.on_rejected(sender=FakeConsumer(app), message=FakeMessage(None), exc=None)
         assert [(Trace.TASK_REJECTED, {"task_name": None, "task_id": None, "parent_id": None, "root_id": None,
-                                       "retries": 0, "queue": "unit", "hostname": "w1@host", "state": "REJECTED",
+                                       "retries": 0, "queue": "unit", "hostname": "w1@host", "trace_id": None,
+                                       "span_id": None, "state": "REJECTED",
                                        "reason": "unknown message format", "requeue": False})] == captured
 
     def test_decode_error_hook(self, app, monkeypatch):

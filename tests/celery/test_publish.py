@@ -26,7 +26,8 @@ class TestPublishHook:
         eta = msg.pop("eta")
         assert (Trace.TASK_PUBLISH, {"task_name": "unit.ok", "task_id": result.id, "parent_id": None,
                                      "root_id": result.id, "retries": 0, "queue": "unit",
-                                     "hostname": msg["hostname"], "state": "PENDING"}) == (event, msg)
+                                     "hostname": msg["hostname"], "state": "PENDING", "trace_id": None,
+                                     "span_id": None}) == (event, msg)
         assert (str, True) == (type(eta), msg["hostname"].startswith("gen"))
 
     def test_headers_stamped_without_sinks(self, app):

@@ -602,7 +602,7 @@ class TestGlobal:
         assert [
             "15: global.trace entry 2 (json): unknown option 'pth'; expected path, max_line, events, min_level",
             "16: global.trace entry 3: unknown sink 'storage'; expected one of logging, json, structlog, sentry, "
-            "function",
+            "otel, function",
             "17: global.trace entry 4 (function): cannot import module 'tests.flow.nope' for the function sink: "
             "ModuleNotFoundError: No module named 'tests.flow.nope'",
             "18: global.trace entry 5 (sentry): a 'dsn' string is required, got None",

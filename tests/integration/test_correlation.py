@@ -102,7 +102,9 @@ class TestCorrelation:
         task_id = run.app.send_task("it.die").id
         run.events.wait_terminal(task_id, settle=0)
         records = wait_lines(log, lambda rs: any("WorkerLostError" in (r.get("message") or "") for r in rs))
-        lost = [(r["process"], r["task_id"], r["task_name"]) for r in records
+        failed = [(r["trace_id"], r["span_id"]) for r in run.events.refresh()
+                  if r["event"] == "TASK_FAILURE" and r["details"]["task_id"] == task_id]
+        lost = [(r["process"], r["task_id"], r["task_name"], (r["trace_id"], r["span_id"])) for r in records
                 if r.get("logger") == "celery.worker.request" and "WorkerLostError" in r["message"]]
-        assert [("MainProcess", task_id, "it.die")] == lost
+        assert (1, [("MainProcess", task_id, "it.die", failed[0])]) == (len(failed), lost)
         assert [] == hook_failures(run)

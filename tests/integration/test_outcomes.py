@@ -64,16 +64,20 @@ class TestOutcomes:
         identity = {"task_name": "it.ok", "task_id": result.id, "parent_id": None, "root_id": result.id,
                     "retries": 0, "queue": run.queue}
         publish, received, start, end = [r["details"] for r in records]
-        assert dict(identity, hostname=publish["hostname"], state="PENDING", args=[7],
+        # Sent outside any trace: the attempt starts one, its ids chosen when the worker received it.
+        ids = {"trace_id": received["trace_id"], "span_id": received["span_id"], "parent_span_id": None}
+        assert dict(identity, hostname=publish["hostname"], state="PENDING", trace_id=None, span_id=None, args=[7],
                     kwargs={"user": "ann", "password": "[redacted]"}) == publish
         assert publish["hostname"].startswith("gen%d@" % os.getpid())
-        assert dict(identity, hostname=hostname, state="RECEIVED") == received
+        assert dict(identity, hostname=hostname, **ids, state="RECEIVED") == received
         assert isinstance(start.pop("queue_latency"), float)
         assert ISO.match(start.pop("first_sent"))
-        assert dict(identity, hostname=hostname, state="STARTED", args=[7],
+        assert dict(identity, hostname=hostname, **ids, state="STARTED", args=[7],
                     kwargs={"user": "ann", "password": "[redacted]"}) == start
         assert isinstance(end.pop("runtime"), float)
-        assert dict(identity, hostname=hostname, state="SUCCESS") == end
+        assert dict(identity, hostname=hostname, **ids, state="SUCCESS") == end
+        assert [(None, None)] + [(ids["trace_id"], ids["span_id"])] * 3 == [(r["trace_id"], r["span_id"])
+                                                                            for r in records]
 
     def test_failure(self, run):
         """An exception gives one TASK_FAILURE with the exception's type, message and traceback."""

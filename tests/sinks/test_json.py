@@ -172,6 +172,21 @@ class TestJsonSink:
             reset_ids(token)
         assert _line("TASK_START", 3, {"task_name": "add"}, "a" * 32, "b" * 16) == stream.getvalue()
 
+    def test_msg_ids_win(self, fixed_clock):
+        """An event whose msg dict names its trace and span ids is written with those, not the current ones."""
+        stream = io.BytesIO()
+        Trace.trace_by_json(stream)
+        token = set_ids("a" * 32, "b" * 16)
+        try:
+            Trace.log(Trace.TASK_RECEIVED, task_name="add", trace_id="c" * 32, span_id="d" * 16)
+            Trace.log(Trace.TASK_PUBLISH, task_name="add", trace_id=None, span_id=None)
+        finally:
+            reset_ids(token)
+        assert (_line("TASK_RECEIVED", 54, {"task_name": "add", "trace_id": "c" * 32, "span_id": "d" * 16},
+                      "c" * 32, "d" * 16)
+                + _line("TASK_PUBLISH", 53, {"task_name": "add", "trace_id": None, "span_id": None})
+                ) == stream.getvalue()
+
     def test_text_stream(self, fixed_clock):
         """A text stream receives str lines, one per event."""
         stream = io.StringIO()

@@ -424,3 +424,40 @@ class TestExpandEnv:
     def test_text_without_references_is_unchanged(self):
         """A DSN without `{NAME}` parts is returned as it is."""
         assert "http://publickey@127.0.0.1:1/1" == expand_env("http://publickey@127.0.0.1:1/1")
+
+
+class TestW3CTraceContext:
+    """Breadcrumbs and events carry the W3C ids, so that Sentry and the trace backend line up."""
+
+    def test_msg_ids_are_the_event_trace_context(self, receiver):
+        """An event about a task attempt has the attempt's W3C ids as its Sentry trace context and tags."""
+        Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        Trace.log(Trace.TASK_FAILURE, task_name="Charge", trace_id="ab" * 16, span_id="cd" * 8,
+                  parent_span_id="ef" * 8)
+        event, = _delivered(receiver, 1)
+        assert ({"trace_id": "ab" * 16, "span_id": "cd" * 8, "parent_span_id": "ef" * 8}, "ab" * 16, "cd" * 8) == (
+            {key: event["contexts"]["trace"].get(key) for key in ("trace_id", "span_id", "parent_span_id")},
+            event["tags"]["trace_id"], event["tags"]["span_id"])
+
+    def test_current_ids_go_into_breadcrumbs(self, receiver):
+        """An event emitted in a trace without ids of its own gets the current ones, in its breadcrumb too."""
+        from flowtrace.context import reset_ids, set_ids
+
+        Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        token = set_ids("12" * 16, "34" * 8)
+        try:
+            Trace.log(Trace.STORAGE_STORE, storage_name="db")
+            Trace.log(Trace.NODE_FAILURE, node_name="charge")
+        finally:
+            reset_ids(token)
+        event, = _delivered(receiver, 1)
+        assert ([{"storage_name": "db", "trace_id": "12" * 16, "span_id": "34" * 8},
+                 {"node_name": "charge", "trace_id": "12" * 16, "span_id": "34" * 8}], "12" * 16) == (
+            [c[3] for c in _crumbs(event)], event["contexts"]["trace"]["trace_id"])
+
+    def test_outside_a_trace_sentry_keeps_its_own(self, receiver):
+        """With no W3C trace, the Sentry event keeps sentry-sdk's own trace context."""
+        Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        Trace.log(Trace.NODE_FAILURE, node_name="charge")
+        event, = _delivered(receiver, 1)
+        assert ("trace_id" in event["contexts"]["trace"], "trace_id" in event["tags"]) == (True, False)
