@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo tour test docs bench bench-worker bench-flow clean venv
+.PHONY: demo demo-outcomes tour test docs bench bench-worker bench-flow clean venv
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ $(STAMP): setup.cfg pyproject.toml
 
 venv: $(STAMP)
 
+# A flow (foreach, sub-flows, conditions, a fallback) through a real worker.
 demo: $(STAMP)
 	$(PY) -m flowtrace demo
+
+# One task for each outcome a Celery task can have, through a real worker.
+demo-outcomes: $(STAMP)
+	$(PY) -m flowtrace demo outcomes
 
 tour: $(STAMP)
 	$(PY) examples/sinks_tour/tour.py

@@ -148,6 +148,7 @@ def summarize_flow(node) -> None:
     queued = False
     wakeups = 0
     failed_nodes = []
+    fallbacks = []
     errors = []
     for event in node.events:
         details = event.details
@@ -174,6 +175,11 @@ def summarize_flow(node) -> None:
             wakeups += 1
         elif name == "NODE_FAILURE":
             failed_nodes.append(text(details.get("node_name"), "?"))
+        elif name == "FALLBACK_START":
+            fallback = details.get("fallback")
+            # ``fallback: true`` in the YAML ignores the failure and starts nothing.
+            fallbacks.extend(["none"] if fallback is True else
+                             [text(node, "?") for node in fallback] if type(fallback) is list else ["?"])
         elif name == "DISPATCHER_FAILURE":
             errors.append(_error_text(details) or "dispatcher error")
     terminal = None
@@ -198,6 +204,8 @@ def summarize_flow(node) -> None:
         parts.append("%d wakeup%s" % (wakeups, "" if wakeups == 1 else "s"))
     if failed_nodes:
         parts.append("failed: " + ", ".join(dict.fromkeys(failed_nodes)))
+    if fallbacks:
+        parts.append("fallback: " + ", ".join(dict.fromkeys(fallbacks)))
     parts.extend(errors)
     node.note = "; ".join(parts)
 

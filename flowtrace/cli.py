@@ -203,7 +203,15 @@ def _events(args: argparse.Namespace) -> int:
 # --- flowtrace demo -----------------------------------------------------------
 
 
+#: The demos ``flowtrace demo`` runs, as in :data:`flowtrace._demo.DEMOS`; kept here so that
+#: building the parser does not import the demo (and through it Celery).
+_DEMOS = ("flow", "outcomes")
+
+
 def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("which", nargs="?", choices=_DEMOS, default=_DEMOS[0], metavar="DEMO",
+                        help="flow (the default): a Selinon-style flow with a foreach, sub-flows, conditions and "
+                             "a fallback; outcomes: one task for each outcome a Celery task can have")
     parser.add_argument("--keep", metavar="DIR",
                         help="run in DIR (new or empty) and keep it afterwards: the broker and result folders, "
                              "events.jsonl and the worker's log")
@@ -221,7 +229,8 @@ def _demo(args: argparse.Namespace) -> int:
 COMMANDS = (
     Command("check", "check flow YAML files and print every problem as file:line: message",
             flow_cli.check_arguments, flow_cli.check),
-    Command("demo", "trace every outcome of a Celery task through a real worker process", _demo_arguments, _demo),
+    Command("demo", "run a flow (or every outcome of a task) through a real Celery worker and trace it",
+            _demo_arguments, _demo),
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
     Command("plot", "draw each flow of flow YAML files as a Graphviz graph (DOT, and SVG with dot)",
             flow_cli.plot_arguments, flow_cli.plot),

@@ -116,22 +116,29 @@ def parse_trace_config(config) -> list:
         config = config.get("trace") or []
     if isinstance(config, (str, bytes)) or not isinstance(config, (list, tuple)):
         raise ValueError("global.trace must be a list of sink entries, got %s" % type(config).__name__)
-    built = []
+    entries = []
+    for index, entry in enumerate(config):
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %s"
+                               % (", ".join(_KINDS), _kind_of(entry)))
+        (kind, value), = entry.items()
+        if kind not in _KINDS:
+            raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
+        if value is False or value is None:
+            continue
+        entries.append((index, kind, _options(index, kind, value)))
+    # Sentry sinks are built last: sentry_sdk.init replaces the process's
+    # Sentry client, which must not happen for a configuration that another
+    # entry makes fail.
+    order = sorted(range(len(entries)), key=lambda i: entries[i][1] == "sentry")
+    built = [None] * len(entries)
     try:
-        for index, entry in enumerate(config):
-            if not isinstance(entry, Mapping) or len(entry) != 1:
-                raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %s"
-                                   % (", ".join(_KINDS), _kind_of(entry)))
-            (kind, value), = entry.items()
-            if kind not in _KINDS:
-                raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
-            if value is False or value is None:
-                continue
-            built.append(_build(index, kind, _options(index, kind, value)))
+        for i in order:
+            built[i] = _build(*entries[i])
     except ValueError:
         # Release what the valid entries opened (a JSON sink's file); nothing was registered.
-        for sink, _ in built:
-            close = getattr(sink, "close", None)
+        for pair in built:
+            close = getattr(pair[0], "close", None) if pair is not None else None
             if callable(close):
                 close()
         raise

@@ -421,6 +421,9 @@ class Trace:
     def stats(cls) -> dict:
         """Return, per sink name, its ``errors``, ``dropped`` and ``last_error``.
 
+        ``errors`` counts every failure of the sink: the exceptions it raised
+        into :meth:`log`, and those it caught and counted itself.
+
         ``dropped`` counts events a sink with a queue had to discard; it is
         read from the sink's own ``stats()`` when it has one. Events that
         :meth:`log` could not turn into a msg dict at all (an argument that is
@@ -432,6 +435,12 @@ class Trace:
         result = {}
         for entry in _registry.entries:
             row = {"errors": entry.failures.count, "dropped": 0, "last_error": entry.failures.last_error}
+            inner = getattr(entry.sink, "failures", None)
+            if isinstance(inner, FailureCounter) and inner.count:
+                # A sink that catches its own failures (the JSON sink's writes,
+                # the OpenTelemetry sink's span calls) counts them there.
+                row["errors"] += inner.count
+                row["last_error"] = inner.last_error
             own = getattr(entry.sink, "stats", None)
             if callable(own):
                 try:

@@ -6,17 +6,22 @@ not event objects are counted and skipped, never fatal.
 
 Events are grouped into nodes:
 
-- a *task* node holds the events whose ``details.task_id`` is its id;
+- a *task* node holds the events whose ``details.task_id`` is its id, the
+  dispatcher's ``TASK_SCHEDULE`` of it included;
 - a *flow* node holds the events whose ``details.dispatcher_id`` is its id
-  (dispatcher and flow events), the ``SUBFLOW_SCHEDULE`` that started it (by
-  ``child_dispatcher_id``), and the events of the dispatcher's own Celery task
-  (whose ``task_id`` is the dispatcher id).
+  and that name no task (dispatcher and flow events), the ``SUBFLOW_SCHEDULE``
+  that started it (by ``child_dispatcher_id``), and the events of the
+  dispatcher's own Celery task (whose ``task_id`` is the dispatcher id).
 
 A node's parent is, in this order, the flow that scheduled it as a subflow,
-its ``parent_dispatcher_id``, a flow's string ``parent``, its ``parent_id``,
-then the flow named by a task's ``dispatcher_id``. A node whose parents are
-all missing from the log is a root. Children are drawn in start order, and a
-task's attempts (one per ``retries`` value) are drawn above its children.
+its ``parent_dispatcher_id`` (for emitters that set one), a flow's string
+``parent``, its ``parent_id``, then the flow named by a task's
+``dispatcher_id``. The dispatcher itself writes no ``parent_dispatcher_id``:
+a sub-flow is found by its parent's ``SUBFLOW_SCHEDULE``, or else by the
+``parent_id`` Celery gives its dispatcher's first message, the parent
+dispatcher's id. A node whose parents are all missing from the log is a
+root. Children are drawn in start order, and a task's attempts (one per
+``retries`` value) are drawn above its children.
 
 The output depends on the log alone: wall-clock time is used only when the
 caller passes ``now``, to measure nodes that have not finished. It looks like::
@@ -87,8 +92,9 @@ def render(lines: Iterable[Union[str, bytes, None]], *, out: IO, color: bool = F
     row per task, flow and retry attempt: the tree and name with a short id,
     the final state, the duration, the start offset from the tree's start, a
     timeline bar (``.`` queued or waiting, ``=`` running) and a note (the
-    exception, the retry's countdown, the failed nodes of a flow). Trees are
-    separated by a blank line. Nothing is written when no tree is left.
+    exception, the retry's countdown, the failed nodes of a flow and its
+    fallbacks). Trees are separated by a blank line. Nothing is written when
+    no tree is left.
 
     A task's duration runs from its first publish, receipt or start to its last
     terminal event; an attempt's is its ``runtime``. A node that has not

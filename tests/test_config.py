@@ -89,6 +89,29 @@ global:
             Trace.configure([{"json": {"path": str(tmp_path / "a.jsonl")}}, {"json": {"max_line": 10}}])
         assert ([], ["json:%s" % (tmp_path / "a.jsonl")]) == (Trace.sinks(), closed)
 
+    def test_a_bad_entry_leaves_sentry_alone(self, monkeypatch):
+        """A Sentry entry before a wrong one never initialises Sentry: the process keeps its client."""
+        import sentry_sdk
+
+        assert not sentry_sdk.get_client().is_active()
+        with pytest.raises(ValueError) as info:
+            Trace.configure([{"sentry": {"dsn": "http://key@127.0.0.1:9/1"}}, {"function": {"import": "no.such.module",
+                                                                                       "name": "f"}}])
+        assert ("global.trace entry 2 (function)", [], False) == (
+            str(info.value).split(":")[0], Trace.sinks(), sentry_sdk.get_client().is_active())
+
+    def test_sinks_keep_the_order_given(self, tmp_path):
+        """Sinks are registered in the order of the entries, Sentry's included, though Sentry is built last."""
+        import sentry_sdk
+
+        try:
+            sinks = Trace.configure([{"sentry": {"dsn": "http://key@127.0.0.1:9/1"}},
+                                     {"json": {"path": str(tmp_path / "a.jsonl")}}, {"logging": True}])
+            assert ["sentry", "json:%s" % (tmp_path / "a.jsonl"), "logging:flowtrace.trace"] == [s.name for s in sinks]
+        finally:
+            Trace.reset()
+            sentry_sdk.get_global_scope().set_client(None)
+
     def test_other_global_keys_are_left_alone(self):
         """Selinon's whole global section can be passed; keys other than trace are for the flow loader."""
         sinks = Trace.configure({"trace": [{"logging": True}], "predicates_module": "myapp.predicates"})

@@ -1,4 +1,4 @@
-"""``flowtrace demo`` (and ``make demo``): a real worker, every outcome, the events, the trees, a clean exit."""
+"""``flowtrace demo`` (and ``make demo``): a real worker, a flow or each task outcome, the events, the trees."""
 
 import io
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flowtrace import cli, view
+from flowtrace import _demo, _flowdemo, cli, view
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,13 +37,14 @@ EXPECTED = {
 
 
 class DemoRun:
-    """One ``python -m flowtrace demo`` subprocess and its output, split into its three parts."""
+    """One ``python -m flowtrace demo ...`` subprocess and its output, split into its three parts."""
 
-    def __init__(self, tmp: Path):
+    def __init__(self, tmp: Path, *args):
         self.tmp = tmp
         env = dict(os.environ, TMPDIR=str(tmp), PYTHONPATH=str(ROOT), NO_COLOR="1")
-        self.proc = subprocess.Popen([sys.executable, "-m", "flowtrace", "demo"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=str(ROOT), env=env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "flowtrace", "demo"] + list(args),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+                                     env=env)
         self.proc.stdout, self.proc.stderr = self.proc.communicate(timeout=240)
         out = self.proc.stdout
         self.json_part, _, rest = out.partition("\n\n")
@@ -82,8 +83,14 @@ class DemoRun:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The demo, run once for this module as a user runs it."""
-    return DemoRun(tmp_path_factory.mktemp("demo-tmp"))
+    """The outcome tour, run once for this module as a user runs it."""
+    return DemoRun(tmp_path_factory.mktemp("demo-tmp"), "outcomes")
+
+
+@pytest.fixture(scope="module")
+def flow_demo(tmp_path_factory):
+    """The flow demo, run once for this module as a user runs it: ``flowtrace demo`` with no argument."""
+    return DemoRun(tmp_path_factory.mktemp("flow-demo-tmp"))
 
 
 def pick(details, *keys):
@@ -109,9 +116,23 @@ def alive(pid):
     return True
 
 
+def worker_pid_gone(pid, records, producer_pid):
+    """``(the worker's processes still alive, whether its process group is left)``, after a demo run.
+
+    The worker's processes are ``pid`` and every process but the producer that wrote an event.
+    """
+    pids = {r["pid"] for r in records} - {producer_pid}
+    try:
+        os.killpg(pid, 0)
+        group_left = True
+    except ProcessLookupError:
+        group_left = False
+    return sorted(p for p in pids | {pid} if alive(p)), group_left
+
+
 @pytest.mark.integration
-class TestDemo:
-    """One run of ``python -m flowtrace demo``, with a real prefork worker on the embedded broker."""
+class TestOutcomeDemo:
+    """One run of ``python -m flowtrace demo outcomes``, with a real prefork worker on the embedded broker."""
 
     def test_exits_0(self, demo):
         """The demo exits 0, and its progress on stderr names the worker it started and stopped."""
@@ -189,16 +210,171 @@ class TestDemo:
         pids = {r["pid"] for r in demo.records} - {demo.proc.pid}
         # The main process and the pool processes that ran a task: one or both of the two.
         assert (True, True) == (pid in pids, len(pids) in (2, 3))
-        try:
-            os.killpg(pid, 0)
-            group_left = True
-        except ProcessLookupError:
-            group_left = False
-        assert ([], False) == (sorted(p for p in pids | {pid} if alive(p)), group_left)
+        assert ([], False) == worker_pid_gone(pid, demo.records, demo.proc.pid)
 
     def test_removes_its_temporary_folder(self, demo):
         """Without --keep, nothing is left in the temporary folder."""
         assert [] == os.listdir(demo.tmp)
+
+
+def scheduled(records):
+    """What the dispatchers scheduled: ``{dispatcher id: [(node name, node id), ...]}``, in file order."""
+    by_flow = {}
+    for record in records:
+        details = record["details"]
+        if record["event"] == "TASK_SCHEDULE":
+            by_flow.setdefault(details["dispatcher_id"], []).append((details["task_name"], details["task_id"]))
+        elif record["event"] == "SUBFLOW_SCHEDULE":
+            by_flow.setdefault(details["dispatcher_id"], []).append((details["child_flow_name"],
+                                                                      details["child_dispatcher_id"]))
+    return by_flow
+
+
+def flow_root(records):
+    """The dispatcher id of the flow the demo started, from its FLOW_SCHEDULE."""
+    return [r["details"]["dispatcher_id"] for r in records if r["event"] == "FLOW_SCHEDULE"][0]
+
+
+#: The documents of examples/flow_demo, in the order the foreach returns them.
+DOCUMENTS = ["contract-7.docx", "invoice-0042.pdf", "receipt-913.jpg"]
+
+
+@pytest.mark.integration
+class TestFlowDemo:
+    """One run of ``python -m flowtrace demo``: the ingest_batch flow, run by a real prefork worker."""
+
+    def test_exits_0(self, flow_demo):
+        """The demo exits 0, and its progress on stderr names the worker it started and stopped."""
+        pid = worker_pid(flow_demo.proc.stderr)
+        stderr = re.sub(re.escape(str(flow_demo.tmp)) + r"/flowtrace-demo-\w+", "<dir>", flow_demo.proc.stderr)
+        assert (0, [
+            "flowtrace demo: starting a celery worker (prefork, 2 processes) in <dir>",
+            "flowtrace demo: worker ready in <t> (pid %d)" % pid,
+            "flowtrace demo: stopped the worker (pid %d, exit code 0)" % pid,
+        ]) == (flow_demo.proc.returncode, re.sub(r"in \d+\.\ds", "in <t>", stderr).splitlines())
+
+    def test_json_lines_parse(self, flow_demo):
+        """Every line before the first blank one is an event in the documented envelope, FLOW_SCHEDULE first."""
+        first = flow_demo.records[0]
+        assert ([ENVELOPE] * len(flow_demo.records), ("FLOW_SCHEDULE", flow_demo.proc.pid, "ingest_batch")) == (
+            [list(r) for r in flow_demo.records], (first["event"], first["pid"], first["details"]["flow_name"]))
+
+    def test_dispatchers_schedule_every_node(self, flow_demo):
+        """The flow starts ListInbox, one sub-flow per document, ArchiveOriginals and QueueForOcr, in that order."""
+        nodes = scheduled(flow_demo.records)
+        root = flow_root(flow_demo.records)
+        subflows = [node_id for name, node_id in nodes[root] if name == "process_document"]
+        assert (["ListInbox", "process_document", "process_document", "process_document", "ArchiveOriginals",
+                 "QueueForOcr"], [["ExtractText", "IndexDocument"]] * 2 + [["ExtractText"]], 4) == (
+            [name for name, _ in nodes[root]], [[name for name, _ in nodes[sub]] for sub in subflows], len(nodes))
+
+    def test_dispatcher_decisions(self, flow_demo):
+        """One foreach over the three documents, one false condition, one fallback for the unreadable document."""
+        records = flow_demo.records
+        root = flow_root(records)
+        receipt = [r["details"]["child_dispatcher_id"] for r in records if r["event"] == "SUBFLOW_SCHEDULE"
+                   and r["details"]["node_args"]["document"] == "receipt-913.jpg"]
+
+        def found(event, *keys):
+            return [{key: r["details"][key] for key in keys} for r in records if r["event"] == event]
+
+        assert {
+            "FOREACH_RESULT": [{"dispatcher_id": root, "foreach_str": "ingest_tasks.each_document",
+                                "result": [{"batch": "inbox-2026-11-21", "document": name} for name in DOCUMENTS]}],
+            "EDGE_COND_FALSE": [{"dispatcher_id": root, "nodes_from": ["ListInbox"], "nodes_to": ["PageOnCall"],
+                                 "condition_str": "fieldEqual(ListInbox, key='urgent', value=True)"}],
+            "FALLBACK_START": [{"dispatcher_id": root, "nodes": [{"name": "process_document", "id": receipt[0]}],
+                                "fallback": ["QueueForOcr"]}],
+            "FLOW_FAILURE": [{"dispatcher_id": receipt[0], "will_retry": False}],
+            "FLOW_END": 3,
+        } == {
+            "FOREACH_RESULT": found("FOREACH_RESULT", "dispatcher_id", "foreach_str", "result"),
+            "EDGE_COND_FALSE": found("EDGE_COND_FALSE", "dispatcher_id", "nodes_from", "nodes_to", "condition_str"),
+            "FALLBACK_START": found("FALLBACK_START", "dispatcher_id", "nodes", "fallback"),
+            "FLOW_FAILURE": found("FLOW_FAILURE", "dispatcher_id", "will_retry"),
+            "FLOW_END": len(found("FLOW_END")),
+        }
+
+    def test_every_node_ends_once(self, flow_demo):
+        """Each task and sub-flow has one final event: those of the unreadable document fail, the others end."""
+        nodes = scheduled(flow_demo.records)
+        finals = {}
+        for record in flow_demo.records:
+            if record["event"] in ("TASK_END", "TASK_FAILURE"):
+                finals.setdefault(record["details"]["task_id"], []).append(record["event"])
+        ends = sorted((name, finals.get(node_id)) for children in nodes.values() for name, node_id in children)
+        assert [
+            ("ArchiveOriginals", ["TASK_END"]),
+            ("ExtractText", ["TASK_END"]), ("ExtractText", ["TASK_END"]), ("ExtractText", ["TASK_FAILURE"]),
+            ("IndexDocument", ["TASK_END"]), ("IndexDocument", ["TASK_END"]),
+            ("ListInbox", ["TASK_END"]),
+            ("QueueForOcr", ["TASK_END"]),
+            ("process_document", ["TASK_END"]), ("process_document", ["TASK_END"]),
+            ("process_document", ["TASK_FAILURE"]),
+        ] == ends
+
+    def test_prints_the_tree_of_its_events(self, flow_demo):
+        """After the JSON lines comes exactly what ``flowtrace view`` draws from them: one tree, the flow's."""
+        out = io.StringIO()
+        stats = view.render(flow_demo.lines, out=out)
+        rows = re.findall(r"^[ ├└│─]*((?:flow )?\w+) \[\w+\]\s+(\w+)", flow_demo.tree_part, re.MULTILINE)
+        assert (out.getvalue().rstrip("\n"), 1, 8, 4) == (flow_demo.tree_part, stats.trees, stats.tasks, stats.flows)
+        assert [
+            ("flow ingest_batch", "SUCCESS"), ("ListInbox", "SUCCESS"),
+            ("flow process_document", "SUCCESS"), ("ExtractText", "SUCCESS"), ("IndexDocument", "SUCCESS"),
+            ("flow process_document", "SUCCESS"), ("ExtractText", "SUCCESS"), ("IndexDocument", "SUCCESS"),
+            ("flow process_document", "FAILURE"), ("ExtractText", "FAILURE"),
+            ("ArchiveOriginals", "SUCCESS"), ("QueueForOcr", "SUCCESS"),
+        ] == rows
+
+    def test_summary(self, flow_demo):
+        """The summary gives the flow's outcome and size, then each decision of its dispatchers, in log order."""
+        records = flow_demo.records
+        nodes = scheduled(records)
+        root = flow_root(records)
+        receipt = nodes[root][3][1]
+        extract = nodes[receipt][0][1]
+        summary = re.sub(r"in \d+\.\d\ds:", "in <t>:", re.sub(r"took \d+\.\ds", "took <t>", flow_demo.summary))
+        assert [
+            "flowtrace demo: flow ingest_batch SUCCESS in <t>: %d events, 4 flows, 8 tasks; the demo took <t>"
+            % len(records),
+            "  foreach ingest_tasks.each_document in ingest_batch [%s]: 3 items, one process_document each" % root[:8],
+            "  condition true:  ListInbox -> ArchiveOriginals: fieldLenGreater(ListInbox, key='documents', length=0)",
+            "  condition false: ListInbox -> PageOnCall: fieldEqual(ListInbox, key='urgent', value=True)",
+            "  failed: ExtractText [%s] in process_document [%s]: FatalTaskError: receipt-913.jpg has no text layer"
+            % (extract[:8], receipt[:8]),
+            "  fallback: QueueForOcr started for process_document [%s]" % receipt[:8],
+        ] == summary.splitlines()
+
+    def test_no_worker_process_survives(self, flow_demo):
+        """The worker and its pool processes are gone, and so is the rest of its process group."""
+        pid = worker_pid(flow_demo.proc.stderr)
+        assert ([], False) == worker_pid_gone(pid, flow_demo.records, flow_demo.proc.pid)
+
+    def test_removes_its_temporary_folder(self, flow_demo):
+        """Without --keep, nothing is left in the temporary folder: broker, results, storage, events."""
+        assert [] == os.listdir(flow_demo.tmp)
+
+
+class TestCommandLine:
+    def test_demos_are_the_ones_the_parser_offers(self):
+        """The parser's choices are the demos the command runs, the flow first (the default)."""
+        parser = cli.build_parser()
+        assert (("flow", "outcomes"), "flow", "outcomes") == (
+            _demo.DEMOS, parser.parse_args(["demo"]).which, parser.parse_args(["demo", "outcomes"]).which)
+
+    def test_unknown_demo_is_a_usage_error(self, capsys):
+        """A demo name that does not exist exits with 2 and names the choices, before anything starts."""
+        code = cli.main(["demo", "orders"])
+        last = capsys.readouterr().err.splitlines()[-1]
+        # Python 3.12.8 changed how argparse quotes the choices; what comes before them is stable.
+        assert (2, "flowtrace demo: error: argument DEMO: invalid choice: 'orders' (choose from") == (
+            code, last[:last.index(" (choose from") + len(" (choose from")])
+
+    def test_example_apps_are_where_the_demos_look(self):
+        """Both demos find their app module in examples/ of this checkout."""
+        assert (True, True) == ((_demo.EXAMPLE_DIR / "demo_app.py").is_file(),
+                                (_flowdemo.EXAMPLE_DIR / "ingest_app.py").is_file())
 
 
 class TestKeep:
@@ -210,16 +386,60 @@ class TestKeep:
             capsys.readouterr())
 
 
+class TestFailures:
+    def test_worker_that_cannot_start_is_an_error_without_traceback(self, tmp_path, monkeypatch, capsys):
+        """A worker that exits before it is ready makes the demo print its log and one error line, and exit 1."""
+        real = _flowdemo.Worker
+
+        def broken(folder, app_dir, app_module, *args):
+            return real(folder, app_dir, "no_such_app", *args)
+
+        monkeypatch.setattr(_flowdemo, "Worker", broken)
+        folder = tmp_path / "run"
+        code = cli.main(["demo", "--keep", str(folder)])
+        out, err = capsys.readouterr()
+        lines = err.splitlines()
+        pid = worker_pid(err)
+        assert (1, "", [
+            "flowtrace demo: starting a celery worker (prefork, 2 processes) in %s" % folder,
+            "flowtrace demo: stopped the worker (pid %d, exit code 2)" % pid,
+            "flowtrace demo: failed; the worker's last log lines:",
+        ], [
+            "flowtrace demo: the demo's files are in %s" % folder,
+            "flowtrace demo: error: the worker exited (exit code 2) while waiting for the worker to be ready",
+        ], False, ([], False)) == (
+            code, out, lines[:3], lines[-2:], "Traceback" in err, worker_pid_gone(pid, [], os.getpid()))
+
+    def test_missing_example_is_an_error(self, monkeypatch, capsys):
+        """Outside a source checkout, where examples/ is missing, the demo says so and exits 1."""
+        monkeypatch.setattr(_flowdemo, "EXAMPLE_DIR", ROOT / "no-such-folder")
+        code = cli.main(["demo"])
+        assert (1, "", "flowtrace demo: error: the demo app is not at %s; flowtrace demo runs from a source "
+                       "checkout of flowtrace\n" % (ROOT / "no-such-folder" / "ingest_app.py")) == (
+            code, *capsys.readouterr())
+
+
 class TestMakeDemo:
     """``make demo`` runs what the README and the quick start say it runs."""
 
+    @staticmethod
+    def recipe(target):
+        makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+        found = re.search(r"^%s:.*\n((?:\t.*\n)+)" % re.escape(target), makefile, re.MULTILINE).group(1)
+        return [line.strip() for line in found.splitlines()]
+
     def test_recipe_is_the_documented_command(self):
         """The Makefile's demo recipe is ``$(PY) -m flowtrace demo``, as README.md and docs/quickstart.rst say."""
-        makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
-        recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE).group(1)
         readme = (ROOT / "README.md").read_text(encoding="utf-8")
         quickstart = (ROOT / "docs" / "quickstart.rst").read_text(encoding="utf-8")
         assert (["$(PY) -m flowtrace demo"], True, True) == (
-            [line.strip() for line in recipe.splitlines()],
+            self.recipe("demo"),
             "`make demo` runs `python -m flowtrace demo`" in " ".join(readme.split()),
             "``make demo`` runs ``python -m flowtrace demo``" in " ".join(quickstart.split()))
+
+    def test_outcome_tour_has_its_own_target(self):
+        """``make demo-outcomes`` runs the outcome tour, as README.md says."""
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        assert (["$(PY) -m flowtrace demo outcomes"], True) == (
+            self.recipe("demo-outcomes"),
+            "`make demo-outcomes` runs `python -m flowtrace demo outcomes`" in " ".join(readme.split()))

@@ -4,10 +4,17 @@ import argparse
 import datetime
 import io
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from flowtrace import view
+
+ROOT = Path(__file__).resolve().parent.parent
 
 T0 = datetime.datetime(2026, 11, 21, 10, 5, 24, 506658)
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -355,6 +362,22 @@ class TestRenderFlows:
         )
         assert expected == text
 
+    def test_fallbacks_are_named_after_the_failed_nodes(self):
+        """A flow whose failure a fallback handled ends SUCCESS, its note naming the failed node and the fallback."""
+        parent = dict(flow_name="f", dispatcher_id=FLOW)
+        failed = [{"name": "x", "id": "x-1"}]
+        lines = [
+            line("FLOW_START", 0, **parent),
+            line("NODE_FAILURE", 10, **parent, node_name="x", node_id="x-1"),
+            line("FALLBACK_START", 11, **parent, nodes=failed, fallback=["recover", "notify"]),
+            line("NODE_FAILURE", 20, **parent, node_name="y", node_id="y-1"),
+            line("FALLBACK_START", 21, **parent, nodes=[{"name": "y", "id": "y-1"}], fallback=True),
+            line("FLOW_END", 30, **parent),
+        ]
+        text, _ = draw(lines, bar_width=0)
+        assert "flow f [d0f1e2d3]  SUCCESS  0.030s  +0.000s  failed: x, y; fallback: recover, notify, none\n" == (
+            text.splitlines(True)[1])
+
     def test_tasks_group_by_dispatcher_id_without_flow_events(self):
         """Tasks of one dispatcher are grouped under a flow named by their flow_name when its own events are missing."""
         member = dict(flow_name="orphans", dispatcher_id=FLOW)
@@ -656,3 +679,91 @@ class TestRun:
         assert (["t \x1b[2m[5e1b3c1a]\x1b[0m  \x1b[32mSUCCESS\x1b[0m  0.020s  \x1b[2m+0.000s\x1b[0m\n"]
                 + ["t [5e1b3c1a]  SUCCESS  0.020s  +0.000s\n"] * 2) == [
             on_terminal, no_color, capsys.readouterr().out.splitlines(True)[1]]
+
+
+# --- a real flow's log ----------------------------------------------------------
+
+
+def tree_rows(text):
+    """``(depth, name, short id, state, note)`` for each row of ASCII trees drawn without a bar."""
+    rows = []
+    for row in text.splitlines():
+        match = re.match(r"((?:[|`]-- |\|   |    )*)(.+?) \[(\w+)\]  +(\S+)  +\S+  +\S+(?:  (.*))?$", row)
+        if match:
+            prefix, name, short, state, note = match.groups()
+            rows.append((len(prefix) // 4, name, short, state, re.sub(r"^\d+ wakeups?", "<n> wakeups", note or "")))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def flow_log(tmp_path_factory):
+    """The JSON lines of the ingest_batch flow of examples/flow_demo, written by a real prefork worker and its producer.
+
+    ``flowtrace demo --keep DIR`` runs the flow, with a ``celery worker``
+    subprocess on the embedded broker, and leaves its ``events.jsonl`` in DIR.
+    """
+    folder = tmp_path_factory.mktemp("flow-log") / "run"
+    proc = subprocess.run([sys.executable, "-m", "flowtrace", "demo", "--keep", str(folder)], capture_output=True,
+                          text=True, timeout=240, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert 0 == proc.returncode, proc.stderr
+    return (folder / "events.jsonl").read_text(encoding="utf-8").splitlines()
+
+
+def expected_flow_tree(lines):
+    """The tree the flow's log must draw: the flow, its tasks and its three sub-flows, each with its own tasks."""
+    records = [json.loads(text) for text in lines]
+    root = [r["details"]["dispatcher_id"] for r in records if r["event"] == "FLOW_SCHEDULE"][0]
+    scheduled = {}  # dispatcher id -> the ids of the nodes it scheduled, in order
+    for record in records:
+        details = record["details"]
+        if record["event"] in ("TASK_SCHEDULE", "SUBFLOW_SCHEDULE"):
+            node_id = details.get("task_id") or details["child_dispatcher_id"]
+            scheduled.setdefault(details["dispatcher_id"], []).append(node_id)
+    listed, first, second, third, archive, ocr = scheduled[root]
+    (extract_1, index_1), (extract_2, index_2), (extract_3,) = scheduled[first], scheduled[second], scheduled[third]
+    return [
+        (0, "flow ingest_batch", root[:8], "SUCCESS", "<n> wakeups; failed: process_document; fallback: QueueForOcr"),
+        (1, "ListInbox", listed[:8], "SUCCESS", ""),
+        (1, "flow process_document", first[:8], "SUCCESS", "<n> wakeups"),
+        (2, "ExtractText", extract_1[:8], "SUCCESS", ""),
+        (2, "IndexDocument", index_1[:8], "SUCCESS", ""),
+        (1, "flow process_document", second[:8], "SUCCESS", "<n> wakeups"),
+        (2, "ExtractText", extract_2[:8], "SUCCESS", ""),
+        (2, "IndexDocument", index_2[:8], "SUCCESS", ""),
+        (1, "flow process_document", third[:8], "FAILURE", "<n> wakeups; failed: ExtractText"),
+        (2, "ExtractText", extract_3[:8], "FAILURE",
+         "flowtrace.flow.task.FatalTaskError: receipt-913.jpg has no text layer"),
+        (1, "ArchiveOriginals", archive[:8], "SUCCESS", ""),
+        (1, "QueueForOcr", ocr[:8], "SUCCESS", ""),
+    ]
+
+
+@pytest.mark.integration
+class TestRealFlowLog:
+    """The log of a real flow with a foreach, sub-flows and a fallback, run by a real worker, drawn as one tree."""
+
+    def test_flow_groups_its_tasks_and_nests_its_subflows(self, flow_log):
+        """The flow's dispatcher events and tasks form one node, and each sub-flow nests under it with its tasks."""
+        text, stats = draw(flow_log, bar_width=0, ascii_only=True)
+        # A pool process connecting to the storage belongs to no task: those are the only events left out.
+        loose = [record["event"] for record in map(json.loads, flow_log)
+                 if not {"task_id", "dispatcher_id", "child_dispatcher_id"} & set(record["details"])]
+        assert (expected_flow_tree(flow_log), 1, 8, 4, 0, {"STORAGE_CONNECT"}, len(loose)) == (
+            tree_rows(text), stats.trees, stats.tasks, stats.flows, stats.invalid, set(loose), stats.unattached)
+
+    def test_tree_is_the_same_from_the_workers_events_alone(self, flow_log):
+        """Without the producer's events (FLOW_SCHEDULE, the first TASK_PUBLISH), the tree has the same shape."""
+        producer = json.loads(flow_log[0])["pid"]
+        worker_only = [text for text in flow_log if json.loads(text)["pid"] != producer]
+        text, _ = draw(worker_only, bar_width=0, ascii_only=True)
+        assert (2, expected_flow_tree(flow_log)) == (len(flow_log) - len(worker_only), tree_rows(text))
+
+    def test_subflows_nest_by_their_dispatchers_parent_without_subflow_schedule(self, flow_log):
+        """A sub-flow whose SUBFLOW_SCHEDULE is missing still nests under the flow whose dispatcher sent it."""
+        kept = [text for text in flow_log if json.loads(text)["event"] != "SUBFLOW_SCHEDULE"]
+        text, _ = draw(kept, bar_width=0, ascii_only=True)
+        assert (3, expected_flow_tree(flow_log)) == (len(flow_log) - len(kept), tree_rows(text))
+
+    def test_line_order_does_not_matter(self, flow_log):
+        """The same lines in reverse order draw the same text: processes append in any order."""
+        assert draw(flow_log, bar_width=0) == draw(list(reversed(flow_log)), bar_width=0)

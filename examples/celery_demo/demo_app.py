@@ -1,8 +1,9 @@
-"""The Celery app behind ``flowtrace demo``: one task per outcome a task can have.
+"""The Celery app behind ``flowtrace demo outcomes``: one task per outcome a task can have.
 
-``flowtrace demo`` (and so ``make demo``) starts a real ``celery worker`` on
-this module and sends the tasks from its own process. To run it by hand,
-point both sides at the same folders through the environment::
+``flowtrace demo outcomes`` (and so ``make demo-outcomes``) starts a real
+``celery worker`` on this module and sends the tasks from its own process.
+To run it by hand, point both sides at the same folders through the
+environment::
 
     export FLOWTRACE_DEMO_BROKER=/tmp/demo/broker FLOWTRACE_DEMO_RESULTS=/tmp/demo/results
     export FLOWTRACE_DEMO_EVENTS=/tmp/demo/events.jsonl PYTHONPATH=examples/celery_demo

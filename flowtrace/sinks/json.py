@@ -15,7 +15,7 @@ from flowtrace.context import current_ids
 DEFAULT_MAX_LINE = 64 * 1024
 _MIN_MAX_LINE = 1024
 
-_NAMES = {row.value: row.name for row in events.EVENTS}
+_NAMES = events.NAMES
 _OPTIONS = _serialize.OPTIONS
 _orjson_dumps = orjson.dumps
 _NO_IDS = b',"trace_id":null,"span_id":null,"details":'

@@ -10,7 +10,7 @@ from flowtrace import _serialize, events
 
 _LEVELS = {events.INFO: logging.INFO, events.WARNING: logging.WARNING, events.ERROR: logging.ERROR}
 _LEVEL_OF = {row.value: _LEVELS[row.level] for row in events.EVENTS}
-_NAMES = {row.value: row.name for row in events.EVENTS}
+_NAMES = events.NAMES
 
 # Attributes a LogRecord already has; a msg key with one of these names is
 # passed as ``flowtrace_<key>`` so that ``extra`` never collides with them.

@@ -15,8 +15,8 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, Status
 from flowtrace import _serialize, context, events
 from flowtrace._report import FailureCounter
 
-_NAMES = {row.value: row.name for row in events.EVENTS}
-_BY_NAME = {row.name: row.value for row in events.EVENTS}
+_NAMES = events.NAMES
+_BY_NAME = {name: row.value for name, row in events.BY_NAME.items()}
 
 _START = _BY_NAME["TASK_START"]
 #: Events that end a task attempt's span, with the attempt's final state.

@@ -9,7 +9,7 @@ from flowtrace import _deps, _redact, events
 from flowtrace.context import current_ids
 
 _LEVEL_OF = {row.value: row.level for row in events.EVENTS}
-_NAMES = {row.value: row.name for row in events.EVENTS}
+_NAMES = events.NAMES
 _CAPTURED = (events.WARNING, events.ERROR)
 _TAG_KEYS = ("flow_name", "task_name", "dispatcher_id", "trace_id", "span_id")
 _ENV_REF = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -122,7 +122,9 @@ class SentrySink:
             if not isinstance(dsn, str):
                 raise ValueError("the Sentry dsn must be a string, got %s" % type(dsn).__name__)
             sdk.init(dsn=expand_env(dsn), **options)
-        self._owns_client = dsn is not None
+        #: The client this sink started, which close() closes; None when the
+        #: sink uses a client someone else initialised.
+        self._client = sdk.get_client() if dsn is not None else None
         self.name = "sentry"
 
     def __call__(self, event, msg_dict):
@@ -177,6 +179,11 @@ class SentrySink:
         self._sdk.flush(timeout=timeout)
 
     def close(self) -> None:
-        """Flush and close the Sentry client, if this sink started it with a DSN."""
-        if self._owns_client:
-            self._sdk.get_client().close(timeout=2.0)
+        """Flush and close the Sentry client this sink started with a DSN, and no other.
+
+        A client that someone initialised since (``sentry_sdk.init`` again)
+        is theirs and stays open.
+        """
+        client, self._client = self._client, None
+        if client is not None:
+            client.close(timeout=2.0)

@@ -6,7 +6,7 @@ from flowtrace import _deps, events
 
 _METHOD = {events.INFO: "info", events.WARNING: "warning", events.ERROR: "error"}
 _METHOD_OF = {row.value: _METHOD[row.level] for row in events.EVENTS}
-_NAMES = {row.value: row.name for row in events.EVENTS}
+_NAMES = events.NAMES
 
 
 class StructlogSink:

@@ -357,7 +357,8 @@ class TestJsonSink:
             Trace.log(Trace.TASK_START, n=2)
         assert (
             {"lines": 0, "write_errors": 2},
-            {"json:StringIO": {"errors": 0, "dropped": 0, "last_error": None, "lines": 0, "write_errors": 2}},
+            {"json:StringIO": {"errors": 2, "dropped": 0, "last_error": "ValueError: I/O operation on closed file",
+                               "lines": 0, "write_errors": 2}},
             [("flowtrace", logging.WARNING)],
         ) == (sink.stats(), Trace.stats(), [(r.name, r.levelno) for r in caplog.records])
 

@@ -359,6 +359,30 @@ class TestTraceBySentry:
         assert ["DISPATCHER_FAILURE orders"] == [e.get("message") for e in _delivered(receiver, 1)]
         assert client is sentry_sdk.get_client()
 
+    def test_close_closes_the_client_it_started(self, receiver):
+        """Trace.reset() closes the client the sink initialised; closing the sink again does nothing more."""
+        sink = Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        started = sentry_sdk.get_client()
+        Trace.reset()
+        sink.close()
+        assert (None, started) == (started.transport, sentry_sdk.get_client())
+
+    def test_close_leaves_a_later_client_open(self, receiver):
+        """A client initialised after the sink's (sentry_sdk.init again) is not the sink's to close."""
+        sink = Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+        started = sentry_sdk.get_client()
+        sentry_sdk.init(dsn=receiver.dsn, **OPTIONS)
+        later = sentry_sdk.get_client()
+        sink.close()
+        assert (None, True, True) == (started.transport, later.transport is not None, later is not started)
+
+    def test_close_leaves_the_application_client_open(self, receiver):
+        """With `dsn=None` the client is the application's: closing the sink leaves it open."""
+        sentry_sdk.init(dsn=receiver.dsn, **OPTIONS)
+        client = sentry_sdk.get_client()
+        Trace.trace_by_sentry().close()
+        assert (True, client) == (client.transport is not None, sentry_sdk.get_client())
+
     def test_no_dsn_and_no_client_raises(self):
         """With `dsn=None` and no Sentry client initialised, a ValueError says so and no sink is registered."""
         with pytest.raises(ValueError) as raised:
