@@ -21,6 +21,7 @@ An attempt ends in one of three ways:
 from __future__ import annotations
 
 import json
+import os
 
 from celery import Task
 
@@ -97,15 +98,52 @@ class FlowTaskEnvelope(Task):
         return (task.request.kwargs or {}).get("dispatcher_id")
 
 
-def _validate(entry, result) -> None:
+#: path -> (modification time, validator): a schema is read once per change of its file.
+_validators: dict = {}
+
+
+def _validator(path):
+    import jsonschema
+
     try:
-        import jsonschema
+        mtime = os.stat(path).st_mtime_ns
+        cached = _validators.get(path)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        with open(path, encoding="utf-8") as stream:
+            schema = json.load(stream)
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+    except OSError as exc:
+        raise FatalTaskError("output_schema %s cannot be read: %s" % (path, exc.strerror or exc)) from None
+    except ValueError as exc:  # json.JSONDecodeError
+        raise FatalTaskError("output_schema %s is not JSON: %s" % (path, exc)) from None
+    except jsonschema.SchemaError as exc:
+        raise FatalTaskError("output_schema %s is not a valid JSON schema: %s" % (path, exc.message)) from None
+    validator = cls(schema)
+    _validators[path] = (mtime, validator)
+    return validator
+
+
+def _validate(entry, result) -> None:
+    """Check ``result`` against the task's ``output_schema``; a mismatch fails the task without retries.
+
+    The error names where the result is wrong and which schema keyword it
+    breaks, never the value found there, as results may hold secrets.
+    """
+    try:
+        import jsonschema  # noqa: F401
     except ImportError:
-        raise FatalTaskError("task %r has an output_schema, and checking it needs jsonschema: pip install jsonschema"
-                             % entry.name) from None
-    with open(entry.output_schema, encoding="utf-8") as stream:
-        schema = json.load(stream)
-    jsonschema.validate(result, schema)
+        raise FatalTaskError("task %r has an output_schema, and checking it needs jsonschema: "
+                             "pip install 'flowtrace[schema]'" % entry.name) from None
+    validator = _validator(entry.output_schema)
+    errors = sorted(validator.iter_errors(result), key=lambda error: [str(part) for part in error.absolute_path])
+    if errors:
+        first = errors[0]
+        where = "/".join(str(part) for part in first.absolute_path) or "the result itself"
+        raise FatalTaskError("task %r: its result does not match %s (%d problem%s); first at %s: %r must be %s"
+                             % (entry.name, entry.output_schema, len(errors), "" if len(errors) == 1 else "s",
+                                where, first.validator, json.dumps(first.validator_value, default=str)[:200]))
 
 
 def make_task(app, entry):
