@@ -1,11 +1,18 @@
-"""The flow tasks, storage and foreach function of tests/integration/flows/, run by real workers."""
+"""The flow tasks, storage, foreach function and result backend of tests/integration/flows/, run by real workers."""
 
 from __future__ import annotations
 
 import os
 
+from celery import current_task, states
+from celery.backends.filesystem import FilesystemBackend
+
 import flowtrace
+from flowtrace.flow.dispatcher import Dispatcher
 from flowtrace.storages.filesystem import FilesystemStorage
+
+#: How many of the dispatcher's reads of an ``Unreadable`` node's state fail (see :class:`OutageBackend`).
+OUTAGE_READS = 2
 
 
 class Echo(flowtrace.FlowTask):
@@ -79,6 +86,54 @@ class FlakyStorage(FilesystemStorage):
             open(marker, "w").close()
             raise ConnectionError("the storage is down")
         return super().store(node_args, flow_name, task_name, task_id, result)
+
+
+def outage_marker(run_dir, task_id):
+    """The file that holds how many more reads of ``task_id``'s state :class:`OutageBackend` fails."""
+    return os.path.join(run_dir, "backend-down-" + task_id)
+
+
+class Unreadable(flowtrace.FlowTask):
+    """Marks the result backend down for its own state: the dispatcher's next OUTAGE_READS reads of it fail."""
+
+    def run(self, node_args):
+        with open(outage_marker(os.environ["FLOWTRACE_IT_DIR"], self.task_id), "w") as f:
+            f.write(str(OUTAGE_READS))
+        return {"task": self.task_name}
+
+
+class OutageBackend(FilesystemBackend):
+    """Celery's ``file://`` result backend, down for the dispatcher's reads of a node that has a marker file.
+
+    Only ``get_task_meta`` fails (what ``AsyncResult.state`` calls), only in a
+    dispatcher, and only once the node's state is stored: the worker's own
+    writes, whose check of the current state reads through ``_get_task_meta_for``,
+    and the producer's ``result.get()`` still work. Each failure takes one read
+    off the marker's count, so the outage is hit exactly that many times, each
+    time on a read that would have shown the node ended.
+    """
+
+    def get_task_meta(self, task_id, cache=True):
+        meta = super().get_task_meta(task_id, cache=cache)
+        if (meta["status"] in states.READY_STATES and getattr(current_task, "name", None) == Dispatcher.name
+                and _take_read(outage_marker(os.environ["FLOWTRACE_IT_DIR"], task_id))):
+            raise ConnectionError("the result backend is down")
+        return meta
+
+
+def _take_read(marker):
+    """Whether the outage in ``marker`` fails this read; counts it (a flow's dispatcher wakes once at a time)."""
+    try:
+        with open(marker) as f:
+            left = int(f.read())
+    except FileNotFoundError:
+        return False
+    if left > 1:
+        with open(marker, "w") as f:
+            f.write(str(left - 1))
+    else:
+        os.unlink(marker)
+    return left > 0
 
 
 def explode(storage_pool, node_args):

@@ -9,6 +9,7 @@ must come before what, and what must appear exactly once; nothing about
 timing.
 """
 
+import os
 import time
 
 import pytest
@@ -16,7 +17,8 @@ import pytest
 import flowtrace
 from flowtrace.flow.dispatcher import FlowError
 from flowtrace.storages.filesystem import FilesystemStorage
-from tests.integration.flow_app import make_flow_app
+from tests.integration.flow_app import COUNTDOWN_WITH_OUTAGE, make_flow_app
+from tests.integration.flow_tasks import OUTAGE_READS, outage_marker
 from tests.integration.harness import Run, hook_failures
 
 pytestmark = pytest.mark.integration
@@ -324,6 +326,55 @@ class TestSafetyNet:
             assert {"A": 1, "B": 1, "Cc": 1, "Join": 1} == finished(result)
             countdowns = [log.details(p)["countdown"] for p in log.find("DISPATCHER_RETRY")]
             assert countdowns and all(0.5 <= countdown <= 2.0 for countdown in countdowns)
+        finally:
+            run.close()
+        assert [] == hook_failures(run)
+
+
+class TestResultBackendOutage:
+    """Celery's result backend fails as the dispatcher reads a node's state: the dispatcher waits it out."""
+
+    def test_reads_fail_for_a_while(self, broker, runs_dir, producing):
+        """RESULT_BACKEND_ISSUE and a retry for each failed read of a node; it then finishes once, and the flow ends."""
+        run = _flow_run(broker, runs_dir, "backend-outage", FLOWTRACE_IT_BACKEND_OUTAGE="1")
+        try:
+            producing(run)
+            result, log = run_flow(run, "unreadable")
+            assert {"Unreadable": 1, "Tail": 1} == finished(result)
+            node = result.result["finished_nodes"]["Unreadable"][0]
+            issues = log.find("RESULT_BACKEND_ISSUE")
+            # OutageBackend fails exactly OUTAGE_READS reads: the outage was really hit, and waited out.
+            assert OUTAGE_READS == len(issues), log.dump()
+            for issue in issues:
+                details = log.details(issue)
+                assert "ConnectionError: the result backend is down" in details["what"]
+                assert {"flow_name": "unreadable", "dispatcher_id": result.id, "node_name": "Unreadable",
+                        "node_id": node, "parent": None, "queue": run.queue, "selective": False} == {
+                            key: details[key] for key in (
+                                "flow_name", "dispatcher_id", "node_name", "node_id", "parent", "queue", "selective")}
+            wakeups = log.find("DISPATCHER_WAKEUP", dispatcher_id=result.id)
+            retries = log.find("DISPATCHER_RETRY", dispatcher_id=result.id)
+            after_issues = []
+            for issue in issues:
+                # The wake-up that met the outage is the one that retries: no other wake-up in between.
+                retry = min(position for position in retries if position > issue)
+                assert not [position for position in wakeups if issue < position < retry], log.dump()
+                # It postponed the node whole: still running as far as the state knows.
+                assert {"active_nodes": [["Unreadable", node]], "finished_nodes": {}, "failed_nodes": {}} == (
+                    log.details(retry)["state_dict"])
+                after_issues.append(retry)
+            # A postponed wake-up changed nothing: the countdown backs off.
+            countdowns = [log.details(retry)["countdown"] for retry in after_issues]
+            assert [min(COUNTDOWN_WITH_OUTAGE[1], 2 * countdown) for countdown in countdowns[:-1]] == countdowns[1:]
+            outage = [position for pair in zip(issues, after_issues) for position in pair]
+            log.before(log.one("TASK_START", task_id=node), *outage, log.one("NODE_SUCCESSFUL", node_id=node),
+                       log.one("TASK_SCHEDULE", task_name="Tail"), log.one("FLOW_END"))
+            # Only the dispatcher's reads failed: the node's one attempt stored its state.
+            assert [("TASK_START", 0), ("TASK_END", 0)] == [
+                (r["event"], r["details"].get("retries")) for r in run.events.for_task(node)
+                if r["event"] in ("TASK_START", "TASK_END", "TASK_RETRY", "TASK_FAILURE")]
+            assert "SUCCESS" == run.app.AsyncResult(node).state
+            assert not os.path.exists(outage_marker(run.dir, node))
         finally:
             run.close()
         assert [] == hook_failures(run)
