@@ -46,5 +46,12 @@ bench-worker: $(STAMP)
 bench-flow: $(STAMP)
 	$(PY) bench/flow_latency.py
 
+# flowtrace, Selinon and Celery canvas running the same DAG; needs Redis, two databases
+# (or pass FLOW_BROKER=redis://host:port/db FLOW_BACKEND=redis://host:port/other-db).
+FLOW_BROKER  ?= redis://127.0.0.1:6379/8
+FLOW_BACKEND ?= redis://127.0.0.1:6379/9
+bench-flow-dag: $(STAMP)
+	$(PY) bench/flow_bench.py --broker $(FLOW_BROKER) --backend $(FLOW_BACKEND)
+
 clean:
 	rm -rf $(VENV) docs/_build .pytest_cache build *.egg-info

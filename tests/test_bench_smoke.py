@@ -105,3 +105,29 @@ class TestPropagationBench:
                 ("sdk", "task_start", True)] == [(row["setting"], row["operation"], positive(row))
                                                  for row in out["results"]]
 
+
+
+class TestFlowBench:
+    def test_quick_run_measures_every_way(self):
+        """A quick run times and counts the DAG and the foreach three ways, and times wake-ups at every size."""
+        base = urlparse(_redis_url())
+        out = _bench("flow_bench.py", "--broker", "redis://%s/8" % base.netloc, "--backend",
+                     "redis://%s/9" % base.netloc, timeout=420)
+
+        def positive(row, *keys):
+            return all(isinstance(row[key], (int, float)) and row[key] > 0 for key in keys)
+
+        assert (
+            [("flowtrace", True, 1.0, 1.0), ("selinon", True, 1.0, 0.0), ("canvas", True, 1.0, 0.0)],
+            ["flowtrace / selinon", "flowtrace / canvas"],
+            [("flowtrace", 21, True), ("selinon", 21, True), ("canvas", 22, True)],
+            {(shape, measure, size) for shape in ("fan-out", "foreach")
+             for measure in ("advance", "dispatcher") for size in (10, 100, 1000)},
+        ) == (
+            [(row["way"], positive(row, "median_s", "p90_s", "messages_per_node"), row["task_messages_per_node"],
+              row["broadcasts_per_node"]) for row in out["dag"]],
+            [verdict["ratio"] for verdict in out["dag_targets"]],
+            [(row["way"], row["nodes"], positive(row, "wall_s", "messages_per_flow")) for row in out["foreach"]],
+            {(row["shape"], row["measure"], row["size"]) for row in out["wakeup"]
+             if row["measure"] in ("advance", "dispatcher") and row["us"] > 0},
+        )

@@ -2,9 +2,17 @@
 
 The state is plain JSON, carried in the dispatcher's own message from one
 wake-up to the next (:class:`FlowState`). A wake-up (:class:`WakeUp`) reads
-the outcome of every node the flow waits for, fires the edges that the
+the outcome of the nodes the flow waits for, fires the edges that the
 finished ones complete, starts fallbacks once nothing is running, and says
 whether the flow goes on, has ended or has failed.
+
+Which outcomes a wake-up reads: those of every running node, or, when the
+dispatcher knows which nodes have ended since (their nudges said so, see
+``flowtrace.flow._wakeup``) and more than :data:`READ_ALL_UP_TO` nodes are
+running, those of these nodes only. Apart from carrying the state itself, the
+work of a wake-up then follows the nodes that changed and not the size of the
+flow: the running nodes are indexed by id, and each node's edges are found
+through an index of the flow's edges by ``from`` node.
 
 Nothing here knows Celery: the dispatcher hands in a *ports* object that
 reads node outcomes and results and sends messages (see :class:`Ports`), so
@@ -37,6 +45,7 @@ repeated.
 from __future__ import annotations
 
 import itertools
+import threading
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -44,12 +53,17 @@ from flowtrace.flow.config import Edge, FlowConfig, Flow
 from flowtrace.flow.predicates import describe, evaluate
 from flowtrace.trace import Trace
 
-__all__ = ["FlowState", "WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE"]
+__all__ = ["FlowState", "WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",
+           "READ_ALL_UP_TO"]
 
 #: What a wake-up says about the flow.
 RUNNING, ENDED, FAILED = "running", "ended", "failed"
 #: The node outcomes ports.outcome() reports; anything else means still running.
 SUCCESS, FAILURE = "SUCCESS", "FAILURE"
+#: A wake-up told which nodes ended still reads every running node while there are at most this
+#: many: a few reads cost less than the extra wake-up that a node whose nudge is still on its way
+#: would need, and a small flow then runs exactly as with every node read.
+READ_ALL_UP_TO = 16
 
 
 class Postpone(Exception):
@@ -60,7 +74,11 @@ class FlowState:
     """What a flow has done so far; :meth:`to_dict` is what travels in the dispatcher's message.
 
     Attributes:
-        active: ``[name, id]`` of the nodes started and waited for, oldest first.
+        active: node id to the ``[name, id]`` pair of each node started and
+            waited for, oldest first. The pairs are shared with the data the
+            state was built from and with :meth:`to_dict`'s, never changed: the
+            state goes in and out of every message, and the flow's size should
+            cost as little as possible there.
         finished: node name to the ids of its successful runs, in order.
         failed: node name to the ids of its failed runs no fallback handled yet.
         doomed: a fallback with ``propagate_failure`` ran: the flow fails when it ends.
@@ -69,7 +87,8 @@ class FlowState:
     __slots__ = ("active", "finished", "failed", "doomed")
 
     def __init__(self, active=(), finished=None, failed=None, doomed=False):
-        self.active = [list(node) for node in active]
+        """``active`` is a sequence of ``[name, id]`` lists, oldest first."""
+        self.active = {node[1]: node for node in active}
         self.finished = {name: list(ids) for name, ids in (finished or {}).items()}
         self.failed = {name: list(ids) for name, ids in (failed or {}).items()}
         self.doomed = bool(doomed)
@@ -83,7 +102,7 @@ class FlowState:
 
     def to_dict(self) -> dict:
         """The state as JSON-ready data, with Selinon's key names."""
-        state = {"active_nodes": [list(node) for node in self.active],
+        state = {"active_nodes": list(self.active.values()),
                  "finished_nodes": {name: list(ids) for name, ids in self.finished.items()},
                  "failed_nodes": {name: list(ids) for name, ids in self.failed.items()}}
         if self.doomed:
@@ -150,13 +169,19 @@ class WakeUp:
         parent: what the parent flow passed on (``propagate_parent``), or None.
         state: the state from the message; None when the flow starts.
         ports: the dispatcher's :class:`Ports`.
+        ended: the ids of the nodes known to have ended since the last
+            wake-up: only their outcomes are read, when more than
+            :data:`READ_ALL_UP_TO` nodes are running. None (the default): read
+            the outcome of every running node. Ids of nodes that are not
+            running are ignored.
 
     Attributes:
         state: the :class:`FlowState`, updated as the wake-up goes.
         changed: whether any node finished, failed or started.
     """
 
-    def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports):
+    def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports,
+                 ended=None):
         self.config = config
         self.flow = flow
         self.dispatcher_id = dispatcher_id
@@ -165,6 +190,7 @@ class WakeUp:
         self.starting = state is None
         self.state = FlowState.from_dict(state)
         self.ports = ports
+        self.ended = ended
         self.changed = False
         self._base = {"flow_name": flow.name, "dispatcher_id": dispatcher_id, "selective": False}
 
@@ -197,7 +223,7 @@ class WakeUp:
         # Every outcome is read before anything changes: a result backend
         # that fails half-way leaves the state as it came.
         outcomes = []
-        for name, node_id in self.state.active:
+        for node_id, name in self._to_read():
             status, what = self.ports.outcome(name, node_id, self.config.is_flow(name))
             if status in (SUCCESS, FAILURE):
                 outcomes.append((name, node_id, status, what))
@@ -211,9 +237,8 @@ class WakeUp:
             if status == SUCCESS:
                 plan = _Plan()
                 try:
-                    for edge in self.flow.edges:
-                        if name in edge.nodes_from:
-                            self._plan_finished(plan, edge, name, node_id)
+                    for edge in _edges_from(self.flow).get(name, ()):
+                        self._plan_finished(plan, edge, name, node_id)
                 except Postpone:
                     raise  # the node stays running, to be handled whole next time
                 except Exception:
@@ -222,6 +247,18 @@ class WakeUp:
                     self._finish(name, node_id, _Plan())
                     raise
                 self._finish(name, node_id, plan)
+
+    def _to_read(self):
+        """``(id, name)`` of the running nodes whose outcome to read, oldest first."""
+        active = self.state.active
+        if self.ended is None or len(active) <= READ_ALL_UP_TO:
+            return [(node_id, node[0]) for node_id, node in active.items()]
+        ended = [node_id for node_id in dict.fromkeys(self.ended) if node_id in active]
+        if len(ended) > 1:
+            # In the order a full read would find them, so that events come in the same order.
+            ended = set(ended)
+            return [(node_id, node[0]) for node_id, node in active.items() if node_id in ended]
+        return [(node_id, active[node_id][0]) for node_id in ended]
 
     def _finish(self, name, node_id, plan: _Plan) -> None:
         """Commit a successful node whole: NODE_SUCCESSFUL, what its edges start, and ``finished``."""
@@ -232,7 +269,7 @@ class WakeUp:
         self.state.finished.setdefault(name, []).append(node_id)
 
     def _remove_active(self, name, node_id) -> None:
-        self.state.active.remove([name, node_id])
+        del self.state.active[node_id]
 
     # --- edges -------------------------------------------------------------------
 
@@ -240,7 +277,10 @@ class WakeUp:
         """Try ``edge`` for each combination of this run of ``name`` with the finished runs of its other sources."""
         choices = []
         for source in edge.nodes_from:
-            choices.append([node_id] if source == name else self.state.finished.get(source, []))
+            ids = [node_id] if source == name else self.state.finished.get(source)
+            if not ids:
+                return  # a source that has not finished: no combination yet
+            choices.append(ids)
         for ids in itertools.product(*choices):
             combination = dict(zip(edge.nodes_from, ids))
             parent, task_ids = {}, {}
@@ -362,7 +402,29 @@ class WakeUp:
             self.ports.send_task(name, node_id, node_args, parent)
         self.changed = True
         if name not in self.flow.nowait:
-            self.state.active.append([name, node_id])
+            self.state.active[node_id] = [name, node_id]
+
+
+_EDGES_FROM: Dict[int, tuple] = {}  # id(flow) -> (flow, {node name: its edges, in the order written})
+_EDGES_FROM_MAX = 256
+_edges_lock = threading.Lock()
+
+
+def _edges_from(flow: Flow) -> Dict[str, Tuple[Edge, ...]]:
+    """The flow's edges by ``from`` node, in the order written; built once per flow object."""
+    held = _EDGES_FROM.get(id(flow))
+    if held is not None and held[0] is flow:
+        return held[1]
+    index: Dict[str, list] = {}
+    for edge in flow.edges:
+        for name in dict.fromkeys(edge.nodes_from):
+            index.setdefault(name, []).append(edge)
+    index = {name: tuple(edges) for name, edges in index.items()}
+    with _edges_lock:
+        if len(_EDGES_FROM) >= _EDGES_FROM_MAX:
+            _EDGES_FROM.clear()
+        _EDGES_FROM[id(flow)] = (flow, index)
+    return index
 
 
 def _foreach_str(edge: Optional[Edge]) -> Optional[str]:

@@ -20,6 +20,16 @@ Only the worker's main process holds the timer: the nudge is sent from the
 pool process that ran the node, after the node's state is stored in the result
 backend and after its ``TASK_END`` (or ``TASK_FAILURE``) was emitted, so
 the trace stays causal: the node ends, then its dispatcher wakes.
+
+A nudge names the node that ended, and the worker hands the dispatcher the
+nodes whose nudges woke it (the :data:`HINT` request attribute, set on the
+request in the main process before it goes to the pool): such a wake-up
+reads the outcome of those nodes only, not of every node of the flow, so its
+cost follows what changed and not the flow's size. The hint is never trusted
+for more than speed: a wake-up without one (its countdown ran out) reads
+every running node, and so does the dispatcher at least once per first
+countdown (see ``flowtrace.flow.dispatcher``), which is how a node whose
+nudge was lost is still seen.
 """
 
 from __future__ import annotations
@@ -35,10 +45,14 @@ from celery.worker.request import Request
 
 from flowtrace._report import FailureCounter
 
-__all__ = ["COMMAND", "nudge", "wake", "DispatcherRequest", "connect", "EARLY_TTL"]
+__all__ = ["COMMAND", "HINT", "nudge", "wake", "DispatcherRequest", "connect", "EARLY_TTL"]
 
 #: The remote-control command's name.
 COMMAND = "flowtrace_wakeup"
+
+#: The request attribute that lists the ids of the nodes whose nudges woke a dispatcher; absent
+#: when its countdown woke it, or when a nudge did not say which node ended.
+HINT = "flowtrace_nudged"
 
 #: How long a worker remembers a nudge for a dispatcher whose message it does not hold, in seconds.
 EARLY_TTL = 60.0
@@ -52,7 +66,7 @@ TARGET_ATTR = "flowtrace_nudge_target"
 #: wake on their countdown only, as in Selinon.
 SETTING = "flowtrace_nudge"
 
-_early: OrderedDict = OrderedDict()  # dispatcher id -> expiry (monotonic)
+_early: OrderedDict = OrderedDict()  # dispatcher id -> [expiry (monotonic), node ids or None: unknown]
 _early_lock = threading.Lock()
 _ENDED = (states.SUCCESS, states.FAILURE)
 
@@ -61,13 +75,16 @@ failures = FailureCounter("flow wake-up")
 
 # --- the sending side (a pool process, after a node ended) ---------------------
 
-def nudge(app, dispatcher_id: str) -> None:
-    """Broadcast a nudge for ``dispatcher_id``; never raises.
+def nudge(app, dispatcher_id: str, node_id: str = None) -> None:
+    """Broadcast a nudge for ``dispatcher_id``, naming the node that ended (``node_id``); never raises.
 
     .. versionadded:: 0.1.0
     """
+    arguments = {"dispatcher_id": dispatcher_id}
+    if node_id is not None:
+        arguments["node_id"] = node_id
     try:
-        app.control.broadcast(COMMAND, arguments={"dispatcher_id": dispatcher_id}, reply=False)
+        app.control.broadcast(COMMAND, arguments=arguments, reply=False)
     except Exception as exc:  # the countdown is the safety net
         failures.record("sending a nudge", exc)
 
@@ -80,7 +97,7 @@ def _on_postrun(sender=None, task=None, state=None, **_):
             return
         dispatcher_id = target(task)
         if dispatcher_id and task.app.conf.get(SETTING, True):
-            nudge(task.app, dispatcher_id)
+            nudge(task.app, dispatcher_id, task.request.id)
     except Exception as exc:
         failures.record("task_postrun", exc)
 
@@ -112,24 +129,28 @@ def ensure_last() -> None:
 
 # --- the receiving side (the worker's main process) -----------------------------
 
-@control_command(args=[("dispatcher_id", str)], signature="<dispatcher_id>")
-def flowtrace_wakeup(state, dispatcher_id=None):
-    """Run the dispatcher ``dispatcher_id`` now if this worker holds its message, else remember the nudge."""
+@control_command(args=[("dispatcher_id", str), ("node_id", str)], signature="<dispatcher_id> [node_id]")
+def flowtrace_wakeup(state, dispatcher_id=None, node_id=None):
+    """Run the dispatcher ``dispatcher_id`` now if this worker holds its message, else remember the nudge.
+
+    ``node_id`` is the node whose end sent the nudge; None when the sender did not say.
+    """
     try:
-        if dispatcher_id and not wake(state.consumer.timer, dispatcher_id):
-            _remember(dispatcher_id)
+        if dispatcher_id and not wake(state.consumer.timer, dispatcher_id, node_id):
+            _remember(dispatcher_id, node_id)
     except Exception as exc:
         failures.record("the wake-up command", exc)
     return {"ok": "nudged"}
 
 
-def wake(timer, dispatcher_id: str) -> bool:
+def wake(timer, dispatcher_id: str, node_id: str = None) -> bool:
     """Fire the timer entry of the dispatcher's message now; whether this timer held it.
 
     The entry is claimed under the timer's lock (the thread-based timer of
     non-event-loop transports pops entries under it), by cancelling it: the
     timer skips a cancelled entry, so it can never run twice. An entry already
-    popped is running now anyway.
+    popped is running now anyway. The request is told which node ended
+    (:data:`HINT`), unless ``node_id`` is None.
     """
     lock = getattr(timer, "mutex", None) or contextlib.nullcontext()
     with lock:
@@ -141,26 +162,49 @@ def wake(timer, dispatcher_id: str) -> bool:
                 break
         else:
             return False
+    _hint(entry.args[0], None if node_id is None else [node_id])
     entry.fun(*entry.args, **entry.kwargs)
     return True
 
 
-def _remember(dispatcher_id: str) -> None:
+def _hint(request, node_ids) -> None:
+    """Hand the dispatcher's request the ids of the nodes that ended; None leaves it without (read every node)."""
+    data = getattr(request, "_request_dict", None)
+    if node_ids is not None and isinstance(data, dict):
+        data[HINT] = list(node_ids)
+
+
+def _remember(dispatcher_id: str, node_id: str = None) -> None:
     now = time.monotonic()
     with _early_lock:
-        _early.pop(dispatcher_id, None)
-        _early[dispatcher_id] = now + EARLY_TTL
-        while _early and (len(_early) > _EARLY_MAX or next(iter(_early.values())) < now):
+        held = _early.pop(dispatcher_id, None)
+        if held is None or held[0] < now:
+            held = [now, []]
+        held[0] = now + EARLY_TTL
+        if node_id is None:
+            held[1] = None  # a nudge that does not name its node: the wake-up reads every node
+        elif held[1] is not None:
+            held[1].append(node_id)
+        _early[dispatcher_id] = held
+        while _early and (len(_early) > _EARLY_MAX or next(iter(_early.values()))[0] < now):
             _early.popitem(last=False)
+
+
+def _take(dispatcher_id: str):
+    """``(True, node ids or None)`` if nudges for ``dispatcher_id`` arrived before its message, else
+    ``(False, None)``; forgets them."""
+    if not _early:
+        return False, None
+    with _early_lock:
+        held = _early.pop(dispatcher_id, None)
+    if held is None or held[0] < time.monotonic():
+        return False, None
+    return True, held[1]
 
 
 def take_early(dispatcher_id: str) -> bool:
     """Whether a nudge for ``dispatcher_id`` arrived before its message; forgets it."""
-    if not _early:
-        return False
-    with _early_lock:
-        expiry = _early.pop(dispatcher_id, None)
-    return expiry is not None and expiry >= time.monotonic()
+    return _take(dispatcher_id)[0]
 
 
 class DispatcherRequest(Request):
@@ -175,6 +219,9 @@ class DispatcherRequest(Request):
 
     @property
     def eta(self):
-        if self._eta is not None and take_early(self.id):
-            self._eta = None
+        if self._eta is not None:
+            early, node_ids = _take(self.id)
+            if early:
+                self._eta = None
+                _hint(self, node_ids)
         return self._eta

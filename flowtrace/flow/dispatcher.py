@@ -7,7 +7,12 @@ is a *wake-up*:
 
 1. ``DISPATCHER_WAKEUP``;
 2. the state advances (``flowtrace.flow._state.WakeUp``): outcomes are
-   read from the result backend, edges fire, nodes are sent, fallbacks start;
+   read from the result backend, edges fire, nodes are sent, fallbacks start.
+   A wake-up that nudges caused reads the outcome of the nodes whose nudges
+   named them only; one that its countdown caused reads every running node,
+   and so does the first wake-up after ``flowtrace_dispatcher_countdown[0]``
+   seconds without such a full read (``polled_at``, in the message), so that
+   a node whose nudge was lost is seen within about that time;
 3. then one of:
 
    - nodes still run: ``DISPATCHER_RETRY``, and the dispatcher retries itself
@@ -31,6 +36,7 @@ to ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
 
 from __future__ import annotations
 
+import time
 import traceback
 
 from celery import Task, states
@@ -80,7 +86,7 @@ class Dispatcher(Task):
     Request = "flowtrace.flow._wakeup:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
-            parent_dispatcher_id=None):
+            parent_dispatcher_id=None, polled_at=None):
         _wakeup.ensure_last()
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
@@ -92,21 +98,23 @@ class Dispatcher(Task):
                 "parent_dispatcher_id": parent_dispatcher_id}
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
         flow_msg = {key: info[key] for key in ("flow_name", "dispatcher_id", "node_args", "queue", "selective")}
+        ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
             wakeup = _state.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
-                                   _CeleryPorts(self, config, flow_name))
+                                   _CeleryPorts(self, config, flow_name, parent), ended=ended)
             outcome = wakeup.run()
         except _state.Postpone:
-            # Not a change: the countdown backs off as after an idle wake-up.
-            raise self._wait(info, call, wakeup, changed=False)
+            # Not a change: the countdown backs off as after an idle wake-up. The
+            # next wake-up reads every node: the one left unhandled may have no nudge to come.
+            raise self._wait(info, dict(call, polled_at=None), wakeup, changed=False)
         except Exception:
             Trace.log(Trace.DISPATCHER_FAILURE, flow_msg, what=traceback.format_exc())
             final = _final(wakeup.state) if wakeup is not None else _final(_state.FlowState.from_dict(None))
             raise FlowError(final) from None
-        final = _final(wakeup.state)
         if outcome == _state.RUNNING:
             raise self._wait(info, call, wakeup, changed=wakeup.changed)
+        final = _final(wakeup.state)
         if outcome == _state.ENDED:
             Trace.log(Trace.FLOW_END, flow_msg, state=final)
             return final
@@ -117,13 +125,23 @@ class Dispatcher(Task):
         Trace.log(Trace.FLOW_RETRY, flow_msg, countdown=flow.retry_countdown, retried_count=retried_count + 1,
                   max_retry=flow.max_retry)
         # The flow starts over: a fresh state, and the dispatcher's countdown from the start.
-        raise self._retry(dict(call, state=None, retried_count=retried_count + 1, countdown=None),
+        raise self._retry(dict(call, state=None, retried_count=retried_count + 1, countdown=None, polled_at=None),
                           flow.retry_countdown, flow.queue)
 
     @property
     def backend(self):
         """The app's result backend, minus the RETRY state (see :class:`~flowtrace.flow._runtime.RetrylessBackend`)."""
         return _runtime.RetrylessBackend(self.app)
+
+    def _to_read(self, polled_at):
+        """``(ended, polled_at)``: the node ids whose outcome to read (None: every running node), and the
+        time of the latest wake-up that read every node, this one included."""
+        now = time.time()
+        nudged = getattr(self.request, _wakeup.HINT, None)
+        # abs(): a clock that is behind on another worker makes full reads more frequent, never rarer.
+        if nudged is None or polled_at is None or abs(now - polled_at) >= _countdowns(self.app)[0]:
+            return None, now
+        return nudged, polled_at
 
     def _wait(self, info, call, wakeup, changed):
         first, longest = _countdowns(self.app)
@@ -136,6 +154,7 @@ class Dispatcher(Task):
     def _retry(self, kwargs, countdown, queue):
         """Send the next wake-up's message (Celery's ``retry``, which raises ``Retry``)."""
         headers = dict(self.request.headers or {})
+        headers.pop(_wakeup.HINT, None)  # the nodes that woke this wake-up, not the next one
         headers[_runtime.FLOW_HEADER] = _runtime.flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
                                                              kwargs["node_args"], kwargs["retried_count"])
         return self.retry(kwargs=kwargs, countdown=countdown, max_retries=None, queue=queue, headers=headers)
@@ -161,8 +180,10 @@ def _countdowns(app):
 class _CeleryPorts(_state.Ports):
     """The wake-up's view of the world: Celery's result backend and broker, and the storage pool."""
 
-    def __init__(self, dispatcher: Dispatcher, config, flow_name: str):
+    def __init__(self, dispatcher: Dispatcher, config, flow_name: str, parent=None):
         self.dispatcher = dispatcher
+        #: The flow's parent (the results of the parent flow's nodes, for a sub-flow), as its events carry it.
+        self.parent = parent
         self.app = dispatcher.app
         self.config = config
         self.flow_name = flow_name
@@ -177,7 +198,7 @@ class _CeleryPorts(_state.Ports):
 
     def _backend_issue(self, name, node_id):
         Trace.log(Trace.RESULT_BACKEND_ISSUE, flow_name=self.flow_name, dispatcher_id=self.dispatcher_id,
-                  node_name=name, node_id=node_id, parent=None, queue=self.config.flows[self.flow_name].queue,
+                  node_name=name, node_id=node_id, parent=self.parent, queue=self.config.flows[self.flow_name].queue,
                   selective=False, what=traceback.format_exc())
         return _state.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 

@@ -27,10 +27,10 @@ class Result:
         return self._state
 
 
-def ports(result):
+def ports(result, parent=None):
     app = types.SimpleNamespace(AsyncResult=lambda node_id: result)
     dispatcher = types.SimpleNamespace(app=app, request=types.SimpleNamespace(id="D1"))
-    return _CeleryPorts(dispatcher, CONFIG, "f")
+    return _CeleryPorts(dispatcher, CONFIG, "f", parent)
 
 
 class TestOutcome:
@@ -53,6 +53,15 @@ class TestOutcome:
         assert "ConnectionError: backend down" in msg.pop("what")
         assert {"flow_name": "f", "dispatcher_id": "D1", "node_name": "A", "node_id": "a1", "parent": None,
                 "queue": "flows", "selective": False} == msg
+
+    def test_backend_down_in_a_subflow(self):
+        """In a sub-flow, RESULT_BACKEND_ISSUE carries the flow's parent, as its other events do."""
+        parent = {"Fetch": "t-9"}
+        with capture_events() as captured:
+            with pytest.raises(_state.Postpone):
+                ports(Result(error=ConnectionError("backend down")), parent).outcome("A", "a1", False)
+        ((event, msg),) = captured
+        assert (Trace.RESULT_BACKEND_ISSUE, parent) == (event, msg["parent"])
 
 
 class TestFlowError:
