@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import shutil
 import sys
 import tempfile
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 from typing import IO, NamedTuple, Optional
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, note
+from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, note
 
 __all__ = ["run", "CASES", "Case", "DemoFailed", "DEMOS", "FLOW", "OUTCOMES"]
 
@@ -256,14 +255,7 @@ class OutcomeDemo:
 
     def print_report(self, out: IO) -> None:
         """Write the JSON lines, a blank line, the trees, a blank line and the summary on ``out``."""
-        from flowtrace import view
-
-        lines = self.events.lines()
-        for line in lines:
-            out.write(line + "\n")
-        out.write("\n")
-        view.render(lines, out=out, color=view._want_color("auto", out))
-        out.write("\n" + self.summary() + "\n")
+        print_report(self.events, self.summary(), out)
 
     def summary(self) -> str:
         """One line: each task's outcome and how many events it had."""
@@ -282,9 +274,4 @@ class OutcomeDemo:
 
 
 def _load_app_module():
-    # Loaded from its file, so that this process's sys.path stays as it was.
-    path = EXAMPLE_DIR / (APP_MODULE + ".py")
-    spec = importlib.util.spec_from_file_location("flowtrace_demo_app", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXAMPLE_DIR / (APP_MODULE + ".py"), "flowtrace_demo_app")

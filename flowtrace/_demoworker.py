@@ -9,6 +9,7 @@ pool processes too), then SIGKILL to whatever is left of its group after
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -227,3 +228,23 @@ class EventsFile:
         """The details of the events named in ``names`` whose details hold every ``match`` item, in file order."""
         return [r["details"] for r in self.records()
                 if r["event"] in names and all(r["details"].get(key) == value for key, value in match.items())]
+
+
+def print_report(events: EventsFile, summary: str, out) -> None:
+    """Write the JSON lines, a blank line, the ``flowtrace view`` trees, a blank line and ``summary`` on ``out``."""
+    from flowtrace import view
+
+    lines = events.lines()
+    for line in lines:
+        out.write(line + "\n")
+    out.write("\n")
+    view.render(lines, out=out, color=view._want_color("auto", out))
+    out.write("\n" + summary + "\n")
+
+
+def load_module(path: Path, name: str):
+    """Load the module in the file ``path`` under ``name``, leaving ``sys.path`` as it was."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -24,13 +24,12 @@ own tasks) and a summary of what the dispatcher decided.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import sys
 import time
 from pathlib import Path
 from typing import IO, Dict, List, Optional, Tuple
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker
+from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report
 
 #: The module ``celery -A`` loads, found in :data:`EXAMPLE_DIR`.
 APP_MODULE = "ingest_app"
@@ -123,14 +122,7 @@ class FlowDemo:
 
     def print_report(self, out: IO) -> None:
         """Write the JSON lines, a blank line, the flow's tree, a blank line and the summary on ``out``."""
-        from flowtrace import view
-
-        lines = self.events.lines()
-        for line in lines:
-            out.write(line + "\n")
-        out.write("\n")
-        view.render(lines, out=out, color=view._want_color("auto", out))
-        out.write("\n" + self.summary() + "\n")
+        print_report(self.events, self.summary(), out)
 
     def summary(self) -> str:
         """The flow's outcome and size, then one indented line per decision of its dispatchers."""
@@ -218,12 +210,7 @@ def _nodes(records: List[dict], dispatcher_id: str) -> Tuple[Dict[str, str], Dic
 
 
 def _load_app_module():
-    # Loaded from its file, under a name of its own.
-    path = EXAMPLE_DIR / (APP_MODULE + ".py")
-    spec = importlib.util.spec_from_file_location("flowtrace_flow_demo_app", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_module(EXAMPLE_DIR / (APP_MODULE + ".py"), "flowtrace_flow_demo_app")
 
 
 @contextlib.contextmanager

@@ -59,8 +59,9 @@ class JsonSink:
     ``details`` (the msg dict). ``trace_id`` and ``span_id`` are the msg
     dict's own when it has a ``trace_id`` key (the Celery integration puts
     the ids of the task attempt an event is about there), and otherwise those
-    current where the event is emitted (:func:`flowtrace.context.current_ids`). Any Python value serialises; a line longer than
-    ``max_line`` bytes is cut down and marked ``"truncated": true``. The sink
+    current where the event is emitted (:func:`flowtrace.context.current_ids`).
+    Any Python value serialises; a line longer than ``max_line`` bytes is cut
+    down and marked ``"truncated": true``. The sink
     never raises: failures to write are counted in :meth:`stats` and reported
     on the ``flowtrace`` logger, rate-limited.
 

@@ -34,6 +34,8 @@ _MESSAGING = {"queue": "messaging.destination.name", "task_id": "messaging.messa
 _NOT_ATTRIBUTES = frozenset({"trace_id", "span_id", "parent_span_id", "link_trace_id", "link_span_id", "exc_info",
                              "traceback"})
 _MAX_TEXT = 4096
+#: The keys of FLOW_END / FLOW_FAILURE set on the flow's span last (its outcome).
+_FLOW_END_KEYS = ("state", "will_retry")
 #: Flows whose start time is remembered at once; the oldest is forgotten first.
 _MAX_FLOW_STARTS = 1024
 #: The msg keys of a terminal event that become attributes of the attempt's span.
@@ -359,9 +361,9 @@ class OtelSink:
             sent = _parse_iso(first) if isinstance(first, str) else None
             start = int(sent * 1e9) if sent is not None else None
         span = self._start(tracer, "flow %s" % msg.get("flow_name"), trace_id, _w3c.new_span_id(), parent, None,
-                           _attributes({key: value for key, value in msg.items() if key not in ("state", "will_retry")}),
+                           _attributes({key: value for key, value in msg.items() if key not in _FLOW_END_KEYS}),
                            start, _internal())
-        span.set_attributes(_attributes({key: msg[key] for key in ("state", "will_retry") if key in msg}))
+        span.set_attributes(_attributes({key: msg[key] for key in _FLOW_END_KEYS if key in msg}))
         if event == _FLOW_FAILURE:
             span.set_status(Status(StatusCode.ERROR, "flow failed"))
         span.add_event(_NAMES.get(event) or str(event), _attributes(msg))
@@ -396,7 +398,8 @@ class OtelSink:
         self.flush()
 
     def stats(self) -> dict:
-        """Return ``spans`` made, ``span_events`` added, ``unattached`` events (no span to add them to) and ``open`` spans."""
+        """Return ``spans`` made, ``span_events`` added, ``unattached`` events (with no span to add
+        them to) and the ``open`` spans."""
         return {"spans": self.spans, "span_events": self.span_events, "unattached": self.unattached,
                 "open": len(self._open)}
 
