@@ -32,7 +32,6 @@ import inspect
 import json
 import statistics
 import time
-import types
 import uuid
 
 from celery import Celery

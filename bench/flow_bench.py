@@ -34,7 +34,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ for _path in (_ROOT, _BENCH):
         sys.path.insert(0, _path)
 
 import flowtrace  # noqa: E402
+from _procs import stop_group  # noqa: E402
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/8"
 DEFAULT_BACKEND = "redis://127.0.0.1:6379/9"
@@ -145,19 +145,8 @@ class Run:
 
     def stop_worker(self, grace=20.0):
         proc, self.worker = self.worker, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session made the worker its group leader
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait(10)
+        if proc is not None:
+            stop_group(proc, grace)
 
     def worker_errors(self):
         return [line for line in _tail(self.log_path, 1000000).splitlines() if "ERROR" in line or "Traceback" in line]

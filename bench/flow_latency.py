@@ -29,7 +29,6 @@ import datetime
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
@@ -49,6 +48,7 @@ import flowtrace  # noqa: E402
 from flowtrace import Trace  # noqa: E402
 
 import _flow_app  # noqa: E402
+from _procs import stop_group  # noqa: E402
 
 MODES = ("nudge", "countdown")
 DEFAULT_BROKERS = ("filesystem://", "redis://127.0.0.1:6379/5", "amqp://guest:guest@127.0.0.1:5672//")
@@ -161,17 +161,7 @@ def _wait_ready(proc, log_path, timeout=60.0):
 
 
 def _stop(proc, grace=15.0):
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(grace)
-        except subprocess.TimeoutExpired:
-            pass
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait(10)
+    stop_group(proc, grace)
 
 
 def main(argv=None) -> int:

@@ -29,7 +29,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,12 @@ _BENCH = os.path.dirname(os.path.abspath(__file__))
 _ROOT = os.path.dirname(_BENCH)
 _APP = os.path.join(_BENCH, "_worker_app.py")
 # Run from a checkout without installing: bench/ sits next to flowtrace/.
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+for _path in (_ROOT, _BENCH):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 import flowtrace  # noqa: E402
+from _procs import stop_group  # noqa: E402
 
 # (key, label)
 CONFIGS = (
@@ -145,17 +146,7 @@ class Run:
     @staticmethod
     def stop_worker(proc, grace=30.0):
         """Warm shutdown (children flush and exit), then SIGKILL whatever is left of the group."""
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(grace)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # start_new_session made the worker its group leader
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait(10)
+        stop_group(proc, grace)
 
     def produce(self, env, n, warmup, round_key, worker_pid):
         cmd = [sys.executable, _APP, str(n), str(warmup), round_key, str(self.timeout), str(worker_pid)]
