@@ -50,7 +50,8 @@ for _path in (_ROOT, _BENCH):
         sys.path.insert(0, _path)
 
 import flowtrace  # noqa: E402
-from _procs import stop_group  # noqa: E402
+from _procs import connect_redis, stop_group  # noqa: E402
+from _procs import tail as _tail  # noqa: E402
 
 DEFAULT_BROKER = "redis://127.0.0.1:6379/8"
 DEFAULT_BACKEND = "redis://127.0.0.1:6379/9"
@@ -86,24 +87,7 @@ def _db(url):
 
 
 def _connect(url):
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=30)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print("flow_bench: Redis at %s is unreachable (%s); start it or pass --broker/--backend" % (url, exc),
-              file=sys.stderr)
-        sys.exit(2)
-    return client
-
-
-def _tail(path, size=4000):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")[-size:]
-    except OSError:
-        return ""
+    return connect_redis(url, "flow_bench", "start it or pass --broker/--backend")
 
 
 # --- the worker and the flows --------------------------------------------------

@@ -47,7 +47,8 @@ for _path in (_ROOT, _BENCH):
         sys.path.insert(0, _path)
 
 import flowtrace  # noqa: E402
-from _procs import stop_group  # noqa: E402
+from _procs import connect_redis, stop_group  # noqa: E402
+from _procs import tail as _tail  # noqa: E402
 
 # (key, label)
 CONFIGS = (
@@ -83,19 +84,10 @@ def _check_dependencies():
 
 def connect(url: str):
     """Return a Redis client for ``url``; exit with status 2 and a clear message when Redis is unreachable."""
-    import redis
-
     if urlparse(url).scheme not in ("redis", "rediss"):
         print("worker_bench: the broker must be Redis (redis://...), got %r" % (url,), file=sys.stderr)
         sys.exit(2)
-    client = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=10)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print("worker_bench: Redis at %s is unreachable (%s); start it or pass --broker URL" % (url, exc),
-              file=sys.stderr)
-        sys.exit(2)
-    return client
+    return connect_redis(url, "worker_bench", "start it or pass --broker URL", socket_timeout=10)
 
 
 # --- one worker, one producer -----------------------------------------------
@@ -166,14 +158,6 @@ class Run:
 
 class BenchError(Exception):
     """A worker or producer that did not do its job: no figure can be given."""
-
-
-def _tail(path, size=4000):
-    try:
-        with open(path, "rb") as f:
-            return f.read().decode("utf-8", "replace")[-size:]
-    except OSError:
-        return ""
 
 
 def count_events(path):

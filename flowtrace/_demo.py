@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import IO, NamedTuple, Optional
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, note
+from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, running, note
 
 __all__ = ["run", "CASES", "Case", "DemoFailed", "DEMOS", "FLOW", "OUTCOMES"]
 
@@ -176,26 +176,14 @@ class OutcomeDemo:
         Raises:
             DemoFailed: when the worker does not start or an outcome is missing or wrong.
         """
-        import flowtrace
-        from flowtrace import Trace
-
         started = time.monotonic()
         module = _load_app_module()
         app = module.make_app(str(self.broker_dir), str(self.results_dir))
         # This process is the producer, traced as the worker is: its
         # TASK_PUBLISH events go to the same file as the worker's events.
         sink = module.trace(app, str(self.events_path))
-        try:
-            self.worker.start()
+        with running(self.worker, app, sink):
             self._send_all(app)
-        finally:
-            try:
-                self.worker.stop()
-            finally:
-                flowtrace.uninstrument(app)
-                Trace.remove_sink(sink)
-                sink.close()
-                app.close()
         self.elapsed = time.monotonic() - started
 
     # -- the tasks --

@@ -9,6 +9,7 @@ pool processes too), then SIGKILL to whatever is left of its group after
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -248,3 +249,22 @@ def load_module(path: Path, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@contextlib.contextmanager
+def running(worker: Worker, app, sink):
+    """Start ``worker`` for the block; after it, stop the worker, then uninstrument ``app`` and close ``sink``."""
+    import flowtrace
+    from flowtrace import Trace
+
+    try:
+        worker.start()
+        yield
+    finally:
+        try:
+            worker.stop()
+        finally:
+            flowtrace.uninstrument(app)
+            Trace.remove_sink(sink)
+            sink.close()
+            app.close()

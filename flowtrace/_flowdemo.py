@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import IO, Dict, List, Optional, Tuple
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report
+from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, running
 
 #: The module ``celery -A`` loads, found in :data:`EXAMPLE_DIR`.
 APP_MODULE = "ingest_app"
@@ -66,9 +66,6 @@ class FlowDemo:
         Raises:
             DemoFailed: when the worker does not start, or the flow does not end, or does not succeed.
         """
-        import flowtrace
-        from flowtrace import Trace
-
         started = time.monotonic()
         # load_flows imports the task module the YAML names, to check it as a
         # worker would: the example's folder is on the import path meanwhile.
@@ -78,19 +75,10 @@ class FlowDemo:
         # This process is the producer, traced as the worker is: its
         # FLOW_SCHEDULE and TASK_PUBLISH go to the same file as the worker's events.
         sink = module.trace(app, str(self.events_path))
-        try:
-            self.worker.start()
+        with running(self.worker, app, sink):
             result = module.start(app)
             self.dispatcher_id = result.id
             self._wait_for_flow(result)
-        finally:
-            try:
-                self.worker.stop()
-            finally:
-                flowtrace.uninstrument(app)
-                Trace.remove_sink(sink)
-                sink.close()
-                app.close()
         self.elapsed = time.monotonic() - started
 
     def _wait_for_flow(self, result) -> None:

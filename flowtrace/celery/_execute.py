@@ -202,16 +202,7 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
             msg["runtime"] = monotonic() - attempt.t0
         _outcome(msg, event, sender, exception, einfo)
         # Postrun already ended the attempt's fields; this event is still about it.
-        fields = attempt.fields if attempt is not None and attempt.fields is not None else {
-            "task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
-        token = context._enter_task(fields)
-        ids_token = context.set_ids(msg["trace_id"], msg["span_id"]) if msg.get("trace_id") else None
-        try:
-            Trace.log(event, msg)
-        finally:
-            if ids_token is not None:
-                context.reset_ids(ids_token)
-            context._exit_task(token)
+        _main._log(event, msg, attempt.fields if attempt is not None else None)
     except Exception as exc:
         _registry.failures.record("task_internal_error", exc)
 

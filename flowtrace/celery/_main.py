@@ -82,12 +82,16 @@ def _first_report(msg, request) -> bool:
     return True
 
 
-def _log(event, msg) -> None:
-    """``Trace.log(event, msg)`` with the task's correlation fields bound around it."""
-    fields = {"task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
-    if "flow_name" in msg:
-        fields["flow_name"] = msg["flow_name"]
-        fields["dispatcher_id"] = msg.get("dispatcher_id")
+def _log(event, msg, fields=None) -> None:
+    """``Trace.log(event, msg)`` with the task's correlation fields and its attempt's ids bound around it.
+
+    ``fields`` are the correlation fields to bind; by default those ``msg`` names.
+    """
+    if fields is None:
+        fields = {"task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
+        if "flow_name" in msg:
+            fields["flow_name"] = msg["flow_name"]
+            fields["dispatcher_id"] = msg.get("dispatcher_id")
     token = context._enter_task(fields)
     ids_token = context.set_ids(msg.get("trace_id"), msg.get("span_id")) if msg.get("trace_id") else None
     try:

@@ -252,13 +252,7 @@ def mirror(headers: dict) -> None:
 
 def _lookup_context(request, key):
     """A header of a worker ``Context`` (``task.request``): top-level first, then the nested dict."""
-    attributes = request.__dict__
-    value = attributes.get(key)
-    if value is None:
-        nested = attributes.get(NESTED)
-        if type(nested) is dict:
-            value = nested.get(key)
-    return value
+    return _lookup_dict(request.__dict__, key)
 
 
 def _lookup_dict(request_dict, key):
