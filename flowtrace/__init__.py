@@ -3,6 +3,8 @@
 The public face: :class:`Trace`, the event catalogue and the errors users see.
 """
 
+from typing import TYPE_CHECKING
+
 from flowtrace._deps import MissingDependency
 from flowtrace.trace import Trace
 
@@ -18,17 +20,29 @@ _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "
          "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
          "FatalTaskError": "flowtrace.flow.task", "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
 
+if TYPE_CHECKING:
+    # What __getattr__ imports on first use, spelled out for type checkers;
+    # at run time none of these modules is imported here.
+    from flowtrace.celery import instrument, uninstrument
+    from flowtrace.context import new_trace
+    from flowtrace.correlation import CorrelationFilter
+    from flowtrace.flow import FlowConfigError, load_flows
+    from flowtrace.flow.run import run_flow
+    from flowtrace.flow.task import FatalTaskError, FlowTask
+    from flowtrace.storages.base import DataStorage
+else:
+    # Hidden from type checkers, which would otherwise read any misspelt
+    # name as one this function provides.
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError("module 'flowtrace' has no attribute %r" % (name,))
+        import importlib
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError("module 'flowtrace' has no attribute %r" % (name,))
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

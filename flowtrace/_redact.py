@@ -8,6 +8,7 @@ import decimal
 import threading
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -28,23 +29,23 @@ _CYCLE = "[cycle]"
 _CONTAINERS = (dict, list, tuple)
 
 _lock = threading.Lock()
-_fragments = DEFAULT_KEYS
+_fragments: tuple[str, ...] = DEFAULT_KEYS
 
 # Keys already classified. Keys come from a small vocabulary, so after warm-up
 # a msg dict whose keys are all known to be safe passes with one C-level
 # ``issuperset``. Bounded so that data used as keys cannot grow them forever.
-_safe_keys: set = set()
-_secret_keys: set = set()
+_safe_keys: set[object] = set()
+_secret_keys: set[object] = set()
 _KEYS_MAX = 4096
 
 # Types that are not dict, list or tuple (nor subclasses of them): a value of
 # one of these cannot hide a secret, so one set lookup skips it. Other types
 # are added the first time a walk meets them (UUID, datetime, enums...).
-_LEAF_TYPES = frozenset({
+_LEAF_TYPES: frozenset[type] = frozenset({
     str, int, float, bool, type(None), bytes, bytearray, complex, set, frozenset,
     datetime.datetime, datetime.date, datetime.time, datetime.timedelta, decimal.Decimal, uuid.UUID,
 })
-_leaf_types: set = set(_LEAF_TYPES)
+_leaf_types: set[type] = set(_LEAF_TYPES)
 _LEAF_TYPES_MAX = 512
 
 
@@ -62,7 +63,7 @@ def add_keys(*fragments: str) -> None:
         _secret_keys.clear()
 
 
-def keys() -> tuple:
+def keys() -> tuple[str, ...]:
     """Return the key fragments currently redacted."""
     return _fragments
 
@@ -76,7 +77,7 @@ def reset() -> None:
         _secret_keys.clear()
 
 
-def _is_secret(key) -> bool:
+def _is_secret(key: object) -> bool:
     if key in _safe_keys:
         return False
     if key in _secret_keys:
@@ -100,13 +101,13 @@ def _is_secret(key) -> bool:
     return verdict
 
 
-def _learn_leaf(kind) -> None:
+def _learn_leaf(kind: type) -> None:
     if len(_leaf_types) >= _LEAF_TYPES_MAX:
         _leaf_types.intersection_update(_LEAF_TYPES)
     _leaf_types.add(kind)
 
 
-def _other(value, depth, path):
+def _other(value: Any, depth: int, path: set[int] | None) -> Any:
     """Walk a value that is neither plain nor a dict, list or tuple, if it can hold keys.
 
     Other mappings (``MappingProxyType``, ``OrderedDict`` views, ...) and
@@ -114,6 +115,7 @@ def _other(value, depth, path):
     fields; when a secret is found the sink gets the redacted dict instead of
     the object. Any other type is remembered as one that holds no secret.
     """
+    fields: dict[Any, Any]
     if isinstance(value, Mapping):
         fields = dict(value)
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -125,7 +127,7 @@ def _other(value, depth, path):
     return value if new is fields else new
 
 
-def redact_top(msg: dict) -> dict:
+def redact_top(msg: dict[str, Any]) -> dict[str, Any]:
     """Redact ``msg`` in place at the top level, copying nested containers that change.
 
     ``msg`` must be a dict the caller owns (Trace.log builds a fresh one), so
@@ -163,7 +165,7 @@ def redact_top(msg: dict) -> dict:
     return msg
 
 
-def _redact_top_keys(msg: dict) -> dict:
+def _redact_top_keys(msg: dict[str, Any]) -> dict[str, Any]:
     for key, value in msg.items():
         if _is_secret(key):
             if value is not None:
@@ -175,7 +177,7 @@ def _redact_top_keys(msg: dict) -> dict:
     return msg
 
 
-def redact(value):
+def redact(value: Any) -> Any:
     """Return ``value`` with secrets redacted, copying only what changes."""
     if isinstance(value, _CONTAINERS):
         return _redact_value(value, 0, None)
@@ -184,7 +186,7 @@ def redact(value):
     return _other(value, 0, None)
 
 
-def _redact_value(value, depth, path):
+def _redact_value(value: Any, depth: int, path: set[int] | None) -> Any:
     if depth >= _MAX_DEPTH:
         return _TOO_DEEP
     safe = _safe_keys
@@ -213,7 +215,7 @@ def _redact_value(value, depth, path):
     path.add(marker)
     try:
         if isinstance(value, dict):
-            out = None
+            out: dict[Any, Any] | None = None
             for key, item in value.items():
                 if _is_secret(key):
                     if item is not None:
@@ -232,17 +234,17 @@ def _redact_value(value, depth, path):
                     out[key] = new
             return value if out is None else out
         # list or tuple
-        out = None
+        items: list[Any] | None = None
         for index, item in enumerate(value):
             if type(item) in leaf:
                 continue
             new = _redact_value(item, depth + 1, path) if isinstance(item, _CONTAINERS) else _other(item, depth + 1, path)
             if new is not item:
-                if out is None:
-                    out = list(value)
-                out[index] = new
-        if out is None:
+                if items is None:
+                    items = list(value)
+                items[index] = new
+        if items is None:
             return value
-        return out if isinstance(value, list) else tuple(out)
+        return items if isinstance(value, list) else tuple(items)
     finally:
         path.discard(marker)

@@ -24,8 +24,8 @@ class FailureCounter:
     def __init__(self, name: str):
         self.name = name
         self.count = 0
-        self.last_error = None
-        self._last_report = None
+        self.last_error: str | None = None
+        self._last_report: float | None = None
         self._suppressed = 0
         self._lock = threading.Lock()
 

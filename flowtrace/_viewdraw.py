@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import IO, List, NamedTuple, Optional
+from typing import IO, Dict, List, NamedTuple, Optional, Tuple, Union
 
 from flowtrace._viewlog import format_time, text
 from flowtrace._viewstate import Attempt
@@ -101,7 +101,7 @@ def draw(root: Node, out: IO, style: Style, bar_width: int) -> None:
 
 
 def _header(root: Node, style: Style) -> str:
-    first_seen = {}
+    first_seen: Dict[str, float] = {}
     for node in walk([root]):
         for event in node.events:
             if event.trace_id is not None and event.time < first_seen.get(event.trace_id, event.time + 1):
@@ -138,7 +138,7 @@ def _rows(root: Node, bar_width: int, tree: tuple) -> List[_Row]:
     span = root.sub_end - origin
     branch, last_branch, pipe, blank = tree
     rows = []
-    stack = [(root, "", "", 0)]
+    stack: List[Tuple[Union[Node, Attempt], str, str, int]] = [(root, "", "", 0)]
     while stack:
         item, prefix, child_prefix, depth = stack.pop()
         if depth > _MAX_INDENT:

@@ -7,7 +7,7 @@ A state ending in ``?`` means the node has not finished in the log.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from flowtrace._viewlog import US, Event, ident, number, parse_time, text
 
@@ -42,7 +42,11 @@ class Attempt:
     def __init__(self, key: int):
         self.key = key
         self.events: List[Event] = []
-        self.start = self.started = self.terminal = None
+        # Microseconds, as Event.time. start is None only until summarize_task
+        # has seen every event, which gives each attempt one.
+        self.start: Any = None
+        self.started: Optional[int] = None
+        self.terminal: Optional[Event] = None
         self.received = self.queued = False
         self.last_seen = self.end = 0
 
@@ -108,8 +112,8 @@ class Attempt:
 
 def summarize_task(node) -> None:
     """Split a task node's events into attempts and set its name, state, completeness, start and note."""
-    attempts = {}
-    current = None
+    attempts: Dict[int, Attempt] = {}
+    current: Optional[Attempt] = None
     first_sent = []
     for event in node.events:
         sent = event.details.get("first_sent")

@@ -5,7 +5,7 @@ How the nodes are found and linked is described in :mod:`flowtrace.view`.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
 from flowtrace._viewlog import Event, ident, text
 from flowtrace._viewstate import Attempt, summarize_flow, summarize_task
@@ -57,7 +57,7 @@ def build(events: List[Event], now: Optional[int]) -> Tuple[List[Node], int]:
             value = ident(event.details.get(key))
             if value is not None:
                 flow_ids.add(value)
-    nodes = {}
+    nodes: Dict[str, Node] = {}
     unattached = 0
     for event in events:
         details = event.details
@@ -140,7 +140,7 @@ def _break_cycles(ordered: List[Node]) -> None:
     for node in ordered:
         path = []
         on_path = set()
-        current = node
+        current: Optional[Node] = node
         while current is not None and id(current) not in done and id(current) not in on_path:
             path.append(current)
             on_path.add(id(current))

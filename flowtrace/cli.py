@@ -203,7 +203,7 @@ def _events(args: argparse.Namespace) -> int:
 # --- flowtrace demo -----------------------------------------------------------
 
 
-#: The demos ``flowtrace demo`` runs, as in :data:`flowtrace._demo.DEMOS`; kept here so that
+#: The demos ``flowtrace demo`` runs, as in :data:`flowtrace.demo.DEMOS`; kept here so that
 #: building the parser does not import the demo (and through it Celery).
 _DEMOS = ("flow", "outcomes")
 
@@ -218,9 +218,9 @@ def _demo_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from flowtrace import _demo  # starts processes and imports Celery: only when asked to
+    from flowtrace import demo  # starts processes and imports Celery: only when asked to
 
-    return _demo.run(args)
+    return demo.run(args)
 
 
 # --- the registry -------------------------------------------------------------
@@ -304,11 +304,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _silence_stdout() -> None:
     # Point the real stdout at /dev/null so that the interpreter's final flush
     # does not raise a second BrokenPipeError; leave a test's stand-in alone.
-    if sys.stdout is not sys.__stdout__:
+    real = sys.__stdout__
+    if real is None or sys.stdout is not real:
         return
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, real.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass

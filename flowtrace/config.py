@@ -17,10 +17,20 @@ the registry as it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from flowtrace.sinks import Sink
+    from flowtrace.trace import Trace
+
+    # A sink and the filter keyword arguments (``events``, ``min_level``) to register it with.
+    BuiltSink: TypeAlias = tuple[Sink, dict[str, Any]]
 
 _FILTER_KEYS = ("events", "min_level")
-_KINDS = {
+_KINDS: dict[str, tuple[str, ...] | None] = {
     "logging": ("logger",),
     "json": ("path", "max_line"),
     "structlog": (),
@@ -30,20 +40,20 @@ _KINDS = {
 }
 
 
-def _kind_of(value) -> str:
+def _kind_of(value: object) -> str:
     if isinstance(value, Mapping):
         return "a mapping with %d keys (%s)" % (len(value), ", ".join(sorted(map(str, value))))
     return "a %s" % type(value).__name__
 
 
-def _entry_error(index, kind, problem):
+def _entry_error(index: int, kind: str | None, problem: str) -> ValueError:
     label = "global.trace entry %d" % (index + 1)
     if kind:
         label += " (%s)" % kind
     return ValueError("%s: %s" % (label, problem))
 
 
-def _options(index, kind, value):
+def _options(index: int, kind: str, value: object) -> dict[str, Any]:
     if value is True:
         return {}
     if isinstance(value, Mapping):
@@ -58,10 +68,11 @@ def _options(index, kind, value):
     raise _entry_error(index, kind, "expected true, false or a mapping of options, got %s" % _kind_of(value))
 
 
-def _build(index, kind, options):
+def _build(index: int, kind: str, options: dict[str, Any]) -> BuiltSink:
     from flowtrace.trace import _build_filter
 
     filters = {key: options.pop(key) for key in _FILTER_KEYS if key in options}
+    sink: Sink
     try:
         _build_filter(filters.get("events"), filters.get("min_level"))
         if kind == "logging":
@@ -100,7 +111,7 @@ def _build(index, kind, options):
     return sink, filters
 
 
-def parse_trace_config(config) -> list:
+def parse_trace_config(config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[BuiltSink]:
     """Check a ``trace`` list and build its sinks without registering them.
 
     Returns:
@@ -116,7 +127,7 @@ def parse_trace_config(config) -> list:
         config = config.get("trace") or []
     if isinstance(config, (str, bytes)) or not isinstance(config, (list, tuple)):
         raise ValueError("global.trace must be a list of sink entries, got %s" % type(config).__name__)
-    entries = []
+    entries: list[tuple[int, str, dict[str, Any]]] = []
     for index, entry in enumerate(config):
         if not isinstance(entry, Mapping) or len(entry) != 1:
             raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %s"
@@ -131,7 +142,7 @@ def parse_trace_config(config) -> list:
     # Sentry client, which must not happen for a configuration that another
     # entry makes fail.
     order = sorted(range(len(entries)), key=lambda i: entries[i][1] == "sentry")
-    built = [None] * len(entries)
+    built: list[BuiltSink | None] = [None] * len(entries)
     try:
         for i in order:
             built[i] = _build(*entries[i])
@@ -142,10 +153,11 @@ def parse_trace_config(config) -> list:
             if callable(close):
                 close()
         raise
-    return built
+    return cast("list[BuiltSink]", built)  # every entry is built by now
 
 
-def apply_trace_config(trace_cls, config) -> list:
+def apply_trace_config(trace_cls: type[Trace],
+                       config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[Sink]:
     """Build every sink of ``config`` and then register them all on ``trace_cls``."""
     built = parse_trace_config(config)
     return [trace_cls.add_sink(sink, **filters) for sink, filters in built]

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-from typing import NamedTuple, Optional
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
@@ -25,19 +26,26 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, Trace
 
 from flowtrace import _w3c
 
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Status, StatusCode
+
+#: A trace id and a span id as hex strings; ``(None, None)`` outside any trace.
+Ids = tuple[Optional[str], Optional[str]]
+
 #: (trace_id, span_id) set by :func:`set_ids`, which wins over any span; or None.
-_current: contextvars.ContextVar = contextvars.ContextVar("flowtrace_ids", default=None)
+_current: contextvars.ContextVar[Ids | None] = contextvars.ContextVar("flowtrace_ids", default=None)
 
 #: The AttemptSpan of the task attempt running in this context, or None.
-_attempt: contextvars.ContextVar = contextvars.ContextVar("flowtrace_attempt", default=None)
+_attempt: contextvars.ContextVar[AttemptSpan | None] = contextvars.ContextVar("flowtrace_attempt", default=None)
 
 #: Per-call trace control for the messages sent in this context (see :func:`new_trace`).
-_mode: contextvars.ContextVar = contextvars.ContextVar("flowtrace_trace_mode", default=None)
+_mode: contextvars.ContextVar[str | None] = contextvars.ContextVar("flowtrace_trace_mode", default=None)
 
 #: The correlation fields of the task attempt running in this context, as a
 #: dict, or None outside any attempt. The Celery integration sets it at
 #: task_prerun and resets it at task_postrun, one set and one reset per attempt.
-_task_fields: contextvars.ContextVar = contextvars.ContextVar("flowtrace_task_fields", default=None)
+_task_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowtrace_task_fields",
+                                                                                       default=None)
 
 #: The fields :func:`bind_fields` accepts; trace_id and span_id are read from
 #: the trace context each time instead.
@@ -51,7 +59,7 @@ MODES = (NEW, LINK)
 _get_current_span = _otel_trace.get_current_span
 _STOCK_GET_CURRENT_SPAN = _get_current_span
 _get_otel_context = _otel_context.get_current
-_NO_IDS = (None, None)
+_NO_IDS: Ids = (None, None)
 # Flags flowtrace sends on: sampled and Level 2's random bit; the others are reserved.
 _FLAG_MASK = _w3c.SAMPLED | _w3c.RANDOM
 _TRACE_FLAGS = {flags: TraceFlags(flags) for flags in range(_FLAG_MASK + 1)}
@@ -93,7 +101,7 @@ class SpanRef(NamedTuple):
                            state)
 
     @classmethod
-    def from_span_context(cls, span_context) -> Optional["SpanRef"]:
+    def from_span_context(cls, span_context: SpanContext | None) -> SpanRef | None:
         """The :class:`SpanRef` of an OpenTelemetry span context, or None when it is not valid.
 
         .. versionadded:: 0.1.0
@@ -130,10 +138,11 @@ class AttemptSpan(NonRecordingSpan):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, ref: SpanRef, parent=None, link=None, task_id=None, retries=0):
+    def __init__(self, ref: SpanRef, parent: SpanRef | None = None, link: SpanRef | None = None,
+                 task_id: str | None = None, retries: int = 0) -> None:
         # The OpenTelemetry SpanContext is made when someone asks for it:
         # most tasks never start a span of their own (flowtrace reads ref).
-        self._context = None
+        self._span_context: SpanContext | None = None
         self.ids = (ref.trace_id, ref.span_id)
         self.ref = ref
         self.parent = parent
@@ -141,15 +150,15 @@ class AttemptSpan(NonRecordingSpan):
         self.task_id = task_id
         self.retries = retries
         self.ended = False
-        self._delegate = None
+        self._delegate: Span | None = None
 
     def get_span_context(self) -> SpanContext:
-        span_context = self._context
+        span_context = self._span_context
         if span_context is None:
-            span_context = self._context = self.ref.span_context(remote=False)
+            span_context = self._span_context = self.ref.span_context(remote=False)
         return span_context
 
-    def bind(self, span) -> None:
+    def bind(self, span: Span) -> None:
         """Send what is done to this span to ``span`` too, a real span with the same ids.
 
         .. versionadded:: 0.1.0
@@ -160,31 +169,32 @@ class AttemptSpan(NonRecordingSpan):
         delegate = self._delegate
         return delegate is not None and delegate.is_recording()
 
-    def set_attributes(self, attributes) -> None:
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         if self._delegate is not None:
             self._delegate.set_attributes(attributes)
 
-    def set_attribute(self, key, value) -> None:
+    def set_attribute(self, key: str, value: Any) -> None:
         if self._delegate is not None:
             self._delegate.set_attribute(key, value)
 
-    def add_event(self, name, attributes=None, timestamp=None) -> None:
+    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None) -> None:
         if self._delegate is not None:
             self._delegate.add_event(name, attributes, timestamp)
 
-    def add_link(self, context, attributes=None) -> None:
+    def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
         if self._delegate is not None:
             self._delegate.add_link(context, attributes)
 
-    def update_name(self, name) -> None:
+    def update_name(self, name: str) -> None:
         if self._delegate is not None:
             self._delegate.update_name(name)
 
-    def set_status(self, status, description=None) -> None:
+    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         if self._delegate is not None:
             self._delegate.set_status(status, description)
 
-    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False) -> None:
+    def record_exception(self, exception: BaseException, attributes: Mapping[str, Any] | None = None,
+                         timestamp: int | None = None, escaped: bool = False) -> None:
         if self._delegate is not None:
             self._delegate.record_exception(exception, attributes, timestamp, escaped)
 
@@ -192,7 +202,7 @@ class AttemptSpan(NonRecordingSpan):
         return "AttemptSpan(trace_id=%s, span_id=%s, task_id=%s)" % (self.ids[0], self.ids[1], self.task_id)
 
 
-def current_ids():
+def current_ids() -> Ids:
     """Return ``(trace_id, span_id)`` as hex strings, or ``(None, None)`` outside any trace.
 
     In order: ids made current by :func:`set_ids`; the current OpenTelemetry
@@ -250,7 +260,7 @@ def current_attempt() -> Optional[AttemptSpan]:
     return _attempt.get()
 
 
-def set_ids(trace_id, span_id):
+def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids | None]:
     """Make ``(trace_id, span_id)`` current; returns a token for :func:`reset_ids`.
 
     They win over any OpenTelemetry span until :func:`reset_ids`, for events,
@@ -261,7 +271,7 @@ def set_ids(trace_id, span_id):
     return _current.set((trace_id, span_id))
 
 
-def reset_ids(token) -> None:
+def reset_ids(token: contextvars.Token[Ids | None]) -> None:
     """Undo :func:`set_ids`.
 
     .. versionadded:: 0.1.0
@@ -270,7 +280,7 @@ def reset_ids(token) -> None:
 
 
 @contextlib.contextmanager
-def new_trace(link: bool = False):
+def new_trace(link: bool = False) -> Iterator[None]:
     """Make the tasks sent inside this block start new traces.
 
     For a fan-out too large to read as one trace (thousands of tasks under
@@ -297,7 +307,7 @@ def new_trace(link: bool = False):
         _mode.reset(token)
 
 
-def bind_fields(**fields) -> bool:
+def bind_fields(**fields: Any) -> bool:
     """Add correlation fields to the task attempt running in this context.
 
     The Celery integration binds ``task_id`` and ``task_name`` when an attempt
@@ -328,12 +338,12 @@ def bind_fields(**fields) -> bool:
     return True
 
 
-def _enter_task(fields: dict):
+def _enter_task(fields: dict[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
     """Make ``fields`` the current attempt's fields; returns the token for :func:`_exit_task`."""
     return _task_fields.set(fields)
 
 
-def _exit_task(token) -> None:
+def _exit_task(token: contextvars.Token[dict[str, Any] | None]) -> None:
     """End the attempt's fields: back to what was current before :func:`_enter_task`."""
     try:
         _task_fields.reset(token)

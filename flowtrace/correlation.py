@@ -27,6 +27,8 @@ and it runs in the thread that logs (``Handler.handle`` filters before
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
+from typing import Any, TypeVar
 
 from flowtrace.context import _task_fields, current_ids
 
@@ -36,10 +38,12 @@ __all__ = ["FIELDS", "CorrelationFilter", "structlog_processor", "current_fields
 #: :class:`CorrelationFilter` sets on every record.
 FIELDS = ("task_id", "task_name", "trace_id", "span_id", "flow_name", "dispatcher_id")
 
-_NO_FIELDS: dict = {}
+_NO_FIELDS: dict[str, Any] = {}
+
+_EventDict = TypeVar("_EventDict", bound=MutableMapping[str, Any])
 
 
-def current_fields() -> dict:
+def current_fields() -> dict[str, Any]:
     """Return the correlation fields of this context: every key of :data:`FIELDS`, None when unknown.
 
     ``task_id``, ``task_name``, ``flow_name`` and ``dispatcher_id`` are those
@@ -56,7 +60,7 @@ def current_fields() -> dict:
             "span_id": span_id, "flow_name": bound.get("flow_name"), "dispatcher_id": bound.get("dispatcher_id")}
 
 
-def _from_celery_record(record):
+def _from_celery_record(record: logging.LogRecord) -> dict[str, Any]:
     # Celery passes what a task line is about as ``extra={"data": {...}}`` on
     # its own loggers ("Task ... received" in the worker's main process, the
     # tracer's outcome lines), so those records name their task even where no
@@ -87,7 +91,7 @@ class CorrelationFilter(logging.Filter):
     .. versionadded:: 0.1.0
     """
 
-    def filter(self, record) -> bool:
+    def filter(self, record: logging.LogRecord) -> bool:
         attributes = record.__dict__
         bound = _task_fields.get()
         if bound is None:
@@ -108,7 +112,7 @@ class CorrelationFilter(logging.Filter):
         return True
 
 
-def structlog_processor(logger, method_name, event_dict):
+def structlog_processor(logger: Any, method_name: str, event_dict: _EventDict) -> _EventDict:
     """A structlog processor that adds the known correlation fields to ``event_dict``.
 
     Only fields with a value are added (inside a task: ``task_id``,
@@ -140,7 +144,7 @@ def structlog_processor(logger, method_name, event_dict):
     return event_dict
 
 
-def install(logger=None) -> int:
+def install(logger: logging.Logger | str | None = None) -> int:
     """Add a :class:`CorrelationFilter` to every handler of ``logger`` that has none yet.
 
     Handlers added to the logger later do not get it; in a Celery worker,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from typing import Any
 
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
@@ -26,7 +27,8 @@ __all__ = ["AtomicFilesystemTransport", "celery_config"]
 
 
 class _AtomicChannel(filesystem.Channel):
-    def _put(self, queue, payload, **kwargs):
+    # kombu's filesystem.Channel names the argument "payload" where its base class says "message".
+    def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
         # kombu's own naming: consumers take files in name order, so the queue stays in order.
         name = "%d_%s.%s.msg" % (round(time.monotonic() * 1000), uuid.uuid4(), queue)
         final = os.path.join(self.data_folder_out, name)
@@ -52,7 +54,8 @@ class AtomicFilesystemTransport(filesystem.Transport):
     Channel = _AtomicChannel
 
 
-def celery_config(folder, *, results: bool = True, polling_interval: float = 0.05) -> dict:
+def celery_config(folder: str | os.PathLike[str], *, results: bool = True,
+                  polling_interval: float = 0.05) -> dict[str, Any]:
     """Return Celery settings for a broker (and a result backend) kept in ``folder``.
 
     The producer and every worker must use the same folder. Taken messages are
@@ -74,7 +77,7 @@ def celery_config(folder, *, results: bool = True, polling_interval: float = 0.0
     parts = {name: os.path.join(folder, name) for name in ("queue", "processed", "control", "results")}
     for path in parts.values():
         os.makedirs(path, exist_ok=True)
-    config = {
+    config: dict[str, Any] = {
         "broker_url": "filesystem://",
         "broker_transport": AtomicFilesystemTransport,  # takes precedence over the URL's scheme
         "broker_transport_options": {

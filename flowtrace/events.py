@@ -8,7 +8,8 @@ never change; new events are appended with the next free value.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
 
 INFO = "info"
 WARNING = "warning"
@@ -36,7 +37,7 @@ class Event(NamedTuple):
     name: str
     level: str
     emitter: str
-    keys: tuple
+    keys: tuple[str, ...]
     description: str
 
 
@@ -62,7 +63,7 @@ _EXC = ("exc_type", "exc_message", "traceback", "exc_info")
 _IN_FLOW = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")
 
 
-def _keys(*parts):
+def _keys(*parts: Iterable[str]) -> tuple[str, ...]:
     """Concatenate key tuples, keeping the first of any repeated key."""
     return tuple(dict.fromkeys(key for part in parts for key in part))
 
@@ -206,7 +207,7 @@ _MIGRATION_REASON = "flowtrace has no flow migrations"
 #: The events flowtrace defines (Selinon's catalogue is kept whole) but no
 #: emitter of flowtrace emits yet, each with the reason. Their descriptions
 #: say so, in every output of the catalogue.
-NOT_EMITTED = {
+NOT_EMITTED: dict[int, str] = {
     24: _STATE_CACHE_REASON, 25: _STATE_CACHE_REASON, 26: _STATE_CACHE_REASON, 27: _STATE_CACHE_REASON,
     40: _STATE_CACHE_REASON,
     32: _SELECTIVE_REASON, 33: _SELECTIVE_REASON, 34: _SELECTIVE_REASON, 35: _SELECTIVE_REASON,
@@ -236,7 +237,7 @@ WARN_EVENTS = _SEED_WARN_ORDER + tuple(
 )
 
 
-def _check_table():
+def _check_table() -> None:
     # A wrong row would silently shift every constant after it; fail at import instead.
     for index, row in enumerate(EVENTS):
         if row.value != index:
@@ -272,7 +273,7 @@ def level_of(event: int) -> str:
 EXPECTED_KEY = "expected"
 
 
-def level_for(event: int, msg_dict) -> str:
+def level_for(event: int, msg_dict: Mapping[str, Any]) -> str:
     """Return the level at which a sink should report this event with this msg dict.
 
     It is the event's catalogue level, except that an event whose msg dict has
@@ -289,7 +290,7 @@ def level_for(event: int, msg_dict) -> str:
     return level_of(event)
 
 
-def events_at_or_above(level: str) -> frozenset:
+def events_at_or_above(level: str) -> frozenset[int]:
     """Return the values of all events whose level is ``level`` or more severe.
 
     Raises:
@@ -303,7 +304,7 @@ def events_at_or_above(level: str) -> frozenset:
     return frozenset(row.value for row in EVENTS if LEVELS.index(row.level) >= floor)
 
 
-def as_dicts() -> list:
+def as_dicts() -> list[dict[str, Any]]:
     """Return the catalogue as a list of plain dicts, for JSON output.
 
     .. versionadded:: 0.1.0

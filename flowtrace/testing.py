@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
-from flowtrace.trace import Trace
+from flowtrace.trace import EventFilter, Trace
 
 
-class EventCapture(list):
+class EventCapture(list[tuple[int, dict[str, Any]]]):
     """The list :func:`capture_events` yields: ``(event, msg_dict)`` pairs, in order.
 
     .. versionadded:: 0.1.0
@@ -15,16 +17,16 @@ class EventCapture(list):
 
     name = "capture_events"
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         self.append((event, msg_dict))
 
-    def names(self) -> list:
+    def names(self) -> list[str]:
         """Return the event names captured, in order."""
         return [Trace.event2str(event) for event, _ in self]
 
 
 @contextlib.contextmanager
-def capture_events(*, events=None, min_level=None):
+def capture_events(*, events: EventFilter = None, min_level: str | None = None) -> Iterator[EventCapture]:
     """Collect the events emitted inside the ``with`` block.
 
     The msg dicts are as sinks see them, after redaction. Sinks already

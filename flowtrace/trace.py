@@ -3,18 +3,46 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, Union, cast
 
 from flowtrace import _redact, events
 from flowtrace._report import FailureCounter
 
+if TYPE_CHECKING:
+    import logging
+    import os
+
+    from opentelemetry.trace import TracerProvider
+
+    from flowtrace.sinks import Sink
+    from flowtrace.sinks.json import JsonSink
+    from flowtrace.sinks.logging import LoggingSink
+    from flowtrace.sinks.otel import OtelSink
+    from flowtrace.sinks.sentry import SentrySink
+    from flowtrace.sinks.structlog import StructlogSink
+
 __all__ = ["Trace"]
+
+#: The ``events`` filter of :meth:`Trace.add_sink`: one event (a value or a
+#: name), several, or None for every event.
+EventFilter = Union[int, str, Iterable[Union[int, str]], None]
+
+_SinkT = TypeVar("_SinkT", bound="Sink")
+
+
+class _LogFunction(Protocol):
+    """The signature of :meth:`Trace.log`."""
+
+    def __call__(self, event: int, /, *msg_dicts: Mapping[str, Any], **kwargs: Any) -> None: ...
+
 
 class _Entry:
     """One registered sink, its filter and its failure counter."""
 
     __slots__ = ("sink", "name", "accepts", "failures", "gate")
 
-    def __init__(self, sink, name, accepts):
+    def __init__(self, sink: Sink, name: str, accepts: frozenset[int] | None) -> None:
         self.sink = sink
         self.name = name
         self.accepts = accepts  # None: every event; else a frozenset of values
@@ -23,19 +51,23 @@ class _Entry:
         # sink when its logger is off for that level): when every sink of an
         # event says so, Trace.log returns before merging and redacting.
         gate = getattr(sink, "enabled_for", None)
-        self.gate = gate if callable(gate) else None
+        self.gate: Callable[[int], object] | None = gate if callable(gate) else None
+
+
+#: The sinks one event value reaches, and whether any of them has a gate.
+_Route = tuple[tuple[_Entry, ...], bool]
 
 
 class _Registry:
     """The one place where flowtrace keeps global state."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.lock = threading.Lock()
         # Readers take these without locking; writers replace them whole.
-        self.entries = ()
+        self.entries: tuple[_Entry, ...] = ()
         # event value -> (entries that accept it, whether any of them has a
         # gate); the key None holds the route for values outside the catalogue.
-        self.routes = {None: ((), False)}
+        self.routes: dict[int | None, _Route] = {None: ((), False)}
 
 
 _registry = _Registry()
@@ -45,7 +77,8 @@ _registry = _Registry()
 # accepts any positional and keyword arguments and does nothing with them:
 # str.format ignores arguments its template does not use. This skips the
 # Python frame a ``def`` would cost on every emit (bench/trace_bench.py).
-_noop_log = "".format
+# The cast only tells type checkers that its result is never used.
+_noop_log = cast(_LogFunction, "".format)
 
 _redact_top = _redact.redact_top
 
@@ -53,7 +86,7 @@ _redact_top = _redact.redact_top
 _emit_failures = FailureCounter("Trace.log")
 
 
-def _log(event, /, *msg_dicts, **kwargs):
+def _log(event: int, /, *msg_dicts: Mapping[str, Any], **kwargs: Any) -> None:
     try:
         entries, gated = _registry.routes[event]
     except (KeyError, TypeError):  # a value outside the catalogue
@@ -98,18 +131,19 @@ def _log(event, /, *msg_dicts, **kwargs):
             _record_failure(entry, event, exc)
 
 
-def _build_routes(entries):
+def _build_routes(entries: tuple[_Entry, ...]) -> dict[int | None, _Route]:
     """Return the routes table for ``entries``: who receives each event value."""
-    def route(accepting):
-        accepting = tuple(accepting)
-        return accepting, any(entry.gate is not None for entry in accepting)
+    def route(accepting: Iterable[_Entry]) -> _Route:
+        accepted = tuple(accepting)
+        return accepted, any(entry.gate is not None for entry in accepted)
 
-    routes = {value: route(e for e in entries if e.accepts is None or value in e.accepts) for value in events.BY_VALUE}
+    routes: dict[int | None, _Route] = {
+        value: route(e for e in entries if e.accepts is None or value in e.accepts) for value in events.BY_VALUE}
     routes[None] = route(e for e in entries if e.accepts is None)
     return routes
 
 
-def _install(entries):
+def _install(entries: tuple[_Entry, ...]) -> None:
     """Make ``entries`` the registered sinks; the caller holds the registry lock."""
     _registry.routes = _build_routes(entries)
     _registry.entries = entries
@@ -117,11 +151,11 @@ def _install(entries):
     Trace.enabled = bool(entries)
 
 
-def _record_failure(entry, event, exc):
+def _record_failure(entry: _Entry, event: int, exc: Exception) -> None:
     entry.failures.record(_event_label(event), exc)
 
 
-def _event_label(event):
+def _event_label(event: int) -> str:
     try:
         row = events.BY_VALUE.get(event)
     except TypeError:  # an unhashable value passed as the event
@@ -134,8 +168,8 @@ def _event_label(event):
         return "event of type %s" % type(event).__name__
 
 
-def _validate_events(values):
-    accepted = set()
+def _validate_events(values: Iterable[int | str]) -> set[int]:
+    accepted: set[int] = set()
     for value in values:
         if isinstance(value, str):
             if value not in events.BY_NAME:
@@ -147,8 +181,8 @@ def _validate_events(values):
     return accepted
 
 
-def _build_filter(event_filter, min_level):
-    accepts = None
+def _build_filter(event_filter: EventFilter, min_level: str | None) -> frozenset[int] | None:
+    accepts: set[int] | frozenset[int] | None = None
     if event_filter is not None:
         if isinstance(event_filter, (str, int)):
             event_filter = (event_filter,)
@@ -159,7 +193,7 @@ def _build_filter(event_filter, min_level):
     return None if accepts is None else frozenset(accepts)
 
 
-def _sink_name(sink):
+def _sink_name(sink: object) -> str:
     name = getattr(sink, "name", None)
     if isinstance(name, str) and name:
         return name
@@ -181,7 +215,69 @@ class Trace:
     """
 
     #: Events reported at warning level; Selinon's tuple first, in its order.
-    WARN_EVENTS = events.WARN_EVENTS
+    WARN_EVENTS: ClassVar[tuple[int, ...]] = events.WARN_EVENTS
+
+    # The event constants, declared for type checkers in catalogue order; the
+    # loop after the class sets their values from flowtrace.events.
+    DISPATCHER_WAKEUP: ClassVar[int]
+    FLOW_START: ClassVar[int]
+    TASK_SCHEDULE: ClassVar[int]
+    TASK_START: ClassVar[int]
+    SUBFLOW_SCHEDULE: ClassVar[int]
+    TASK_END: ClassVar[int]
+    NODE_SUCCESSFUL: ClassVar[int]
+    TASK_DISCARD_RESULT: ClassVar[int]
+    TASK_FAILURE: ClassVar[int]
+    TASK_RETRY: ClassVar[int]
+    FLOW_FAILURE: ClassVar[int]
+    DISPATCHER_FAILURE: ClassVar[int]
+    NODE_FAILURE: ClassVar[int]
+    FALLBACK_START: ClassVar[int]
+    DISPATCHER_RETRY: ClassVar[int]
+    FLOW_END: ClassVar[int]
+    STORAGE_CONNECT: ClassVar[int]
+    STORAGE_DISCONNECT: ClassVar[int]
+    STORAGE_RETRIEVE: ClassVar[int]
+    STORAGE_RETRIEVED: ClassVar[int]
+    STORAGE_STORE: ClassVar[int]
+    STORAGE_STORED: ClassVar[int]
+    EDGE_COND_FALSE: ClassVar[int]
+    FOREACH_RESULT: ClassVar[int]
+    NODE_STATE_CACHE_GET: ClassVar[int]
+    NODE_STATE_CACHE_ADD: ClassVar[int]
+    NODE_STATE_CACHE_MISS: ClassVar[int]
+    NODE_STATE_CACHE_HIT: ClassVar[int]
+    TASK_RESULT_CACHE_GET: ClassVar[int]
+    TASK_RESULT_CACHE_ADD: ClassVar[int]
+    TASK_RESULT_CACHE_MISS: ClassVar[int]
+    TASK_RESULT_CACHE_HIT: ClassVar[int]
+    SELECTIVE_OMIT_EDGE: ClassVar[int]
+    SELECTIVE_OMIT_NODE: ClassVar[int]
+    SELECTIVE_RUN_FUNC: ClassVar[int]
+    SELECTIVE_TASK_REUSE: ClassVar[int]
+    STORAGE_STORE_ERROR: ClassVar[int]
+    STORAGE_OMIT_STORE_ERROR: ClassVar[int]
+    FALLBACK_COND_FALSE: ClassVar[int]
+    FALLBACK_COND_TRUE: ClassVar[int]
+    NODE_STATE_CACHE_ISSUE: ClassVar[int]
+    TASK_RESULT_CACHE_ISSUE: ClassVar[int]
+    STORAGE_ISSUE: ClassVar[int]
+    RESULT_BACKEND_ISSUE: ClassVar[int]
+    FLOW_RETRY: ClassVar[int]
+    MIGRATION: ClassVar[int]
+    MIGRATION_SKEW: ClassVar[int]
+    MIGRATION_TAINTED_FLOW: ClassVar[int]
+    MIGRATION_ERROR: ClassVar[int]
+    EAGER_FAILURE: ClassVar[int]
+    FLOW_SCHEDULE: ClassVar[int]
+    STORAGE_DELETE: ClassVar[int]
+    STORAGE_DELETED: ClassVar[int]
+    TASK_PUBLISH: ClassVar[int]
+    TASK_RECEIVED: ClassVar[int]
+    TASK_IGNORED: ClassVar[int]
+    TASK_REJECTED: ClassVar[int]
+    TASK_REVOKED: ClassVar[int]
+    TASK_UNKNOWN: ClassVar[int]
 
     # Trace.log(event, *msg_dicts, **kwargs) merges the dicts left to right,
     # then the kwargs, redacts, and calls each sink. It is swapped between
@@ -191,14 +287,14 @@ class Trace:
     # itself, and CPython then caches the lookup at each call site
     # (LOAD_METHOD_CLASS). A metaclass would defeat that cache, which is why
     # ``enabled`` is a plain attribute and not a metaclass property.
-    log = _noop_log
+    log: ClassVar[_LogFunction] = _noop_log
 
     # True when at least one sink is registered, so that a hot call site can
     # skip building its msg dict: ``if Trace.enabled: Trace.log(...)``. Kept
     # up to date by _install(); documented in docs/api.rst.
-    enabled = False
+    enabled: ClassVar[bool] = False
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise TypeError("Trace is used through the class; it is never instantiated")
 
     # --- the catalogue ---------------------------------------------------
@@ -237,7 +333,8 @@ class Trace:
     # --- sinks -------------------------------------------------------------
 
     @classmethod
-    def add_sink(cls, sink, *, events=None, min_level=None, name=None):
+    def add_sink(cls, sink: _SinkT, *, events: EventFilter = None, min_level: str | None = None,
+                 name: str | None = None) -> _SinkT:
         """Register any callable ``sink(event, msg_dict)``.
 
         Args:
@@ -274,7 +371,7 @@ class Trace:
         return sink
 
     @classmethod
-    def remove_sink(cls, sink) -> bool:
+    def remove_sink(cls, sink: Sink) -> bool:
         """Unregister a sink; returns whether it was registered.
 
         .. versionadded:: 0.1.0
@@ -286,7 +383,7 @@ class Trace:
         return found
 
     @classmethod
-    def sinks(cls) -> list:
+    def sinks(cls) -> list[Sink]:
         """Return the registered sinks, in call order.
 
         .. versionadded:: 0.1.0
@@ -294,7 +391,7 @@ class Trace:
         return [entry.sink for entry in _registry.entries]
 
     @classmethod
-    def trace_by_func(cls, func, *, events=None, min_level=None):
+    def trace_by_func(cls, func: _SinkT, *, events: EventFilter = None, min_level: str | None = None) -> _SinkT:
         """Register a function called as ``func(event, msg_dict)`` for every event.
 
         .. versionadded:: 0.1.0
@@ -302,7 +399,8 @@ class Trace:
         return cls.add_sink(func, events=events, min_level=min_level)
 
     @classmethod
-    def trace_by_logging(cls, logger=None, *, events=None, min_level=None):
+    def trace_by_logging(cls, logger: logging.Logger | str | None = None, *, events: EventFilter = None,
+                         min_level: str | None = None) -> LoggingSink:
         """Log every event through :mod:`logging`; see :class:`flowtrace.sinks.logging.LoggingSink`.
 
         Args:
@@ -317,7 +415,9 @@ class Trace:
         return cls.add_sink(LoggingSink(logger), events=events, min_level=min_level)
 
     @classmethod
-    def trace_by_json(cls, stream=None, *, events=None, min_level=None, max_line=None):
+    def trace_by_json(cls, stream: str | os.PathLike[str] | int | IO[str] | IO[bytes] | None = None, *,
+                      events: EventFilter = None, min_level: str | None = None,
+                      max_line: int | None = None) -> JsonSink:
         """Write every event as one JSON line; see :class:`flowtrace.sinks.json.JsonSink`.
 
         Args:
@@ -329,11 +429,12 @@ class Trace:
         """
         from flowtrace.sinks.json import JsonSink
 
-        kwargs = {} if max_line is None else {"max_line": max_line}
+        kwargs: dict[str, int] = {} if max_line is None else {"max_line": max_line}
         return cls.add_sink(JsonSink(stream, **kwargs), events=events, min_level=min_level)
 
     @classmethod
-    def trace_by_structlog(cls, logger=None, *, events=None, min_level=None):
+    def trace_by_structlog(cls, logger: Any = None, *, events: EventFilter = None,
+                           min_level: str | None = None) -> StructlogSink:
         """Send every event to structlog; see :class:`flowtrace.sinks.structlog.StructlogSink`.
 
         Raises:
@@ -346,7 +447,8 @@ class Trace:
         return cls.add_sink(StructlogSink(logger), events=events, min_level=min_level)
 
     @classmethod
-    def trace_by_sentry(cls, dsn=None, *, events=None, min_level=None, **options):
+    def trace_by_sentry(cls, dsn: str | None = None, *, events: EventFilter = None, min_level: str | None = None,
+                        **options: Any) -> SentrySink:
         """Send events to Sentry; see :class:`flowtrace.sinks.sentry.SentrySink`.
 
         Args:
@@ -364,7 +466,8 @@ class Trace:
         return cls.add_sink(SentrySink(dsn, **options), events=events, min_level=min_level)
 
     @classmethod
-    def trace_by_otel(cls, tracer_provider=None, *, events=None, min_level=None):
+    def trace_by_otel(cls, tracer_provider: TracerProvider | None = None, *, events: EventFilter = None,
+                      min_level: str | None = None) -> OtelSink:
         """Report events to OpenTelemetry as spans; see :class:`flowtrace.sinks.otel.OtelSink`.
 
         A task attempt becomes a span from ``TASK_START`` to its terminal
@@ -388,7 +491,7 @@ class Trace:
     # --- configuration, stats, lifecycle -----------------------------------
 
     @classmethod
-    def configure(cls, config):
+    def configure(cls, config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[Sink]:
         """Register sinks from a Selinon-style ``global: trace:`` list.
 
         Args:
@@ -408,7 +511,7 @@ class Trace:
         return apply_trace_config(cls, config)
 
     @classmethod
-    def redact_keys(cls, *fragments: str) -> tuple:
+    def redact_keys(cls, *fragments: str) -> tuple[str, ...]:
         """Add key fragments whose values are replaced by ``'[redacted]'``; return the full list.
 
         .. versionadded:: 0.1.0
@@ -418,7 +521,7 @@ class Trace:
         return _redact.keys()
 
     @classmethod
-    def stats(cls) -> dict:
+    def stats(cls) -> dict[str, dict[str, Any]]:
         """Return, per sink name, its ``errors``, ``dropped`` and ``last_error``.
 
         ``errors`` counts every failure of the sink: the exceptions it raised
@@ -432,9 +535,10 @@ class Trace:
 
         .. versionadded:: 0.1.0
         """
-        result = {}
+        result: dict[str, dict[str, Any]] = {}
         for entry in _registry.entries:
-            row = {"errors": entry.failures.count, "dropped": 0, "last_error": entry.failures.last_error}
+            row: dict[str, Any] = {"errors": entry.failures.count, "dropped": 0,
+                                   "last_error": entry.failures.last_error}
             inner = getattr(entry.sink, "failures", None)
             if isinstance(inner, FailureCounter) and inner.count:
                 # A sink that catches its own failures (the JSON sink's writes,
@@ -480,7 +584,7 @@ class Trace:
             _call_optional(entry, "close")
 
 
-def _call_optional(entry, method, *args):
+def _call_optional(entry: _Entry, method: str, *args: object) -> None:
     fn = getattr(entry.sink, method, None)
     if not callable(fn):
         return

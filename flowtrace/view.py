@@ -235,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     stats = _render(log, out, color=_want_color(args.color, out), now=now, trace=args.trace, root=args.root,
                     bar_width=args.bar_width, ascii_only=True if args.ascii else None)
-    if stats.invalid:
+    if stats.invalid and stats.first_invalid is not None:  # one is set with the other
         _note("skipped %d invalid line%s (first at line %d)"
               % (stats.invalid, "" if stats.invalid == 1 else "s", stats.first_invalid))
     if not stats.events:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flowtrace import _demo, _flowdemo, cli, view
+from flowtrace import cli, view
+from flowtrace import demo as demo_package
+from flowtrace.demo import _flow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -361,7 +363,7 @@ class TestCommandLine:
         """The parser's choices are the demos the command runs, the flow first (the default)."""
         parser = cli.build_parser()
         assert (("flow", "outcomes"), "flow", "outcomes") == (
-            _demo.DEMOS, parser.parse_args(["demo"]).which, parser.parse_args(["demo", "outcomes"]).which)
+            demo_package.DEMOS, parser.parse_args(["demo"]).which, parser.parse_args(["demo", "outcomes"]).which)
 
     def test_unknown_demo_is_a_usage_error(self, capsys):
         """A demo name that does not exist exits with 2 and names the choices, before anything starts."""
@@ -371,10 +373,16 @@ class TestCommandLine:
         assert (2, "flowtrace demo: error: argument DEMO: invalid choice: 'orders' (choose from") == (
             code, last[:last.index(" (choose from") + len(" (choose from")])
 
-    def test_example_apps_are_where_the_demos_look(self):
-        """Both demos find their app module in examples/ of this checkout."""
-        assert (True, True) == ((_demo.EXAMPLE_DIR / "demo_app.py").is_file(),
-                                (_flowdemo.EXAMPLE_DIR / "ingest_app.py").is_file())
+    def test_demo_apps_are_package_data_the_examples_link_to(self):
+        """Both demos' apps ship in the package, and examples/ of a checkout shows those very files."""
+        apps = Path(str(demo_package.APPS))
+        shipped = sorted(p.name for p in apps.iterdir() if p.suffix in (".py", ".yml"))
+        linked = sorted((p.relative_to(ROOT / "examples").as_posix(), p.resolve() == (apps / p.name).resolve())
+                        for p in (ROOT / "examples").glob("*_demo/*") if p.suffix in (".py", ".yml"))
+        assert (["demo_app.py", "ingest.yml", "ingest_app.py", "ingest_tasks.py"], [
+            ("celery_demo/demo_app.py", True), ("flow_demo/ingest.yml", True),
+            ("flow_demo/ingest_app.py", True), ("flow_demo/ingest_tasks.py", True),
+        ]) == (shipped, linked)
 
 
 class TestKeep:
@@ -389,12 +397,12 @@ class TestKeep:
 class TestFailures:
     def test_worker_that_cannot_start_is_an_error_without_traceback(self, tmp_path, monkeypatch, capsys):
         """A worker that exits before it is ready makes the demo print its log and one error line, and exit 1."""
-        real = _flowdemo.Worker
+        real = _flow.Worker
 
         def broken(folder, app_dir, app_module, *args):
             return real(folder, app_dir, "no_such_app", *args)
 
-        monkeypatch.setattr(_flowdemo, "Worker", broken)
+        monkeypatch.setattr(_flow, "Worker", broken)
         folder = tmp_path / "run"
         code = cli.main(["demo", "--keep", str(folder)])
         out, err = capsys.readouterr()
@@ -410,13 +418,12 @@ class TestFailures:
         ], False, ([], False)) == (
             code, out, lines[:3], lines[-2:], "Traceback" in err, worker_pid_gone(pid, [], os.getpid()))
 
-    def test_missing_example_is_an_error(self, monkeypatch, capsys):
-        """Outside a source checkout, where examples/ is missing, the demo says so and exits 1."""
-        monkeypatch.setattr(_flowdemo, "EXAMPLE_DIR", ROOT / "no-such-folder")
+    def test_app_missing_from_the_package_is_an_error(self, tmp_path, monkeypatch, capsys):
+        """A broken install, whose demo apps folder lacks the app, makes the demo say so and exit 1."""
+        monkeypatch.setattr(demo_package, "APPS", tmp_path)
         code = cli.main(["demo"])
-        assert (1, "", "flowtrace demo: error: the demo app is not at %s; flowtrace demo runs from a source "
-                       "checkout of flowtrace\n" % (ROOT / "no-such-folder" / "ingest_app.py")) == (
-            code, *capsys.readouterr())
+        assert (1, "", "flowtrace demo: error: the demo app %s is missing from the installed flowtrace package; "
+                       "reinstall flowtrace\n" % (tmp_path / "ingest_app.py")) == (code, *capsys.readouterr())
 
 
 class TestMakeDemo:

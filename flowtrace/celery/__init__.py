@@ -35,7 +35,7 @@ def _uid(name: str) -> str:
     return "flowtrace.celery." + name
 
 
-def _app_object(app):
+def _app_object(app: object) -> Celery:
     # celery.current_app is a proxy; the signals' senders hold the real app.
     getter = getattr(app, "_get_current_object", None)
     if callable(getter):
@@ -45,7 +45,7 @@ def _app_object(app):
     return app
 
 
-def instrument(app, *, include_args: bool = False) -> None:
+def instrument(app: Celery, *, include_args: bool = False) -> None:
     """Emit lifecycle events for every task of a Celery app.
 
     In the producer, each task message gets TASK_PUBLISH. In the worker, the
@@ -98,7 +98,7 @@ def instrument(app, *, include_args: bool = False) -> None:
             _registry.set_late()
 
 
-def uninstrument(app) -> bool:
+def uninstrument(app: Celery) -> bool:
     """Stop emitting events for a Celery app instrumented by :func:`instrument`.
 
     When no instrumented app is left, the signal receivers are disconnected.
@@ -127,7 +127,7 @@ def uninstrument(app) -> bool:
     return True
 
 
-def is_instrumented(app) -> bool:
+def is_instrumented(app: Celery) -> bool:
     """Return whether :func:`instrument` is in effect for ``app`` in this process.
 
     .. versionadded:: 0.1.0

@@ -17,6 +17,8 @@ of the app module) or in ``worker_process_init``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flowtrace.celery import _registry
 
 #: The request dict key that carries the token.
@@ -31,24 +33,26 @@ class _Token(int):
     (``retry_on_worker_lost``), and there it must serialise like any header.
     """
 
-    def __new__(cls, include_args):
+    include_args: bool
+
+    def __new__(cls, include_args: bool) -> _Token:
         token = super().__new__(cls, 1)
         token.include_args = include_args
         return token
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[bool], bool], tuple[bool]]:
         return activate, (self.include_args,)
 
 
 _TOKENS = {False: _Token(False), True: _Token(True)}
 
 
-def token(options) -> _Token:
+def token(options: _registry.Options) -> _Token:
     """The token for an app instrumented with ``options``."""
     return _TOKENS[bool(options.include_args)]
 
 
-def activate(include_args) -> bool:
+def activate(include_args: bool) -> bool:
     """Instrument this pool child's app if nothing is instrumented here yet; never raises."""
     try:
         if not _registry.apps:

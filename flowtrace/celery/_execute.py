@@ -40,9 +40,11 @@ postrun. Every event of the attempt carries its ``trace_id``, ``span_id`` and
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from time import monotonic
+from typing import Any, cast
 
 from celery import states
 from celery.exceptions import Ignore, Reject, Retry
@@ -70,19 +72,20 @@ class _Attempt:
 
     __slots__ = ("t0", "base", "einfo", "fields", "token", "span")
 
-    def __init__(self, t0):
+    def __init__(self, t0: float) -> None:
         self.t0 = t0
-        self.base = None  # the identity keys, built at prerun when a sink listens
-        self.einfo = None  # from task_failure / task_retry inside the attempt
-        self.fields = None  # the correlation fields bound at prerun
-        self.token = None  # resets them at postrun
-        self.span = None  # the attempt's span, current from prerun to postrun (_propagate.Entered)
+        self.base: dict[str, Any] | None = None  # the identity keys, built at prerun when a sink listens
+        self.einfo: Any = None  # from task_failure / task_retry inside the attempt
+        self.fields: dict[str, Any] | None = None  # the correlation fields bound at prerun
+        self.token: contextvars.Token[dict[str, Any] | None] | None = None  # resets them at postrun
+        # The attempt's span, current from prerun to postrun; None when it could not be made.
+        self.span: _propagate.Entered | None = None
 
 
 #: task_id -> _Attempt for the attempts running in this process. Kept even
 #: without sinks (a clock read and a dict entry): it is how task_failure tells
 #: the executing process from the main process.
-_running: dict = {}
+_running: dict[str | None, _Attempt] = {}
 
 # Per thread: the attempt that postrun closed with state None, waiting for
 # task_internal_error; and the task id that task_internal_error reported, so
@@ -110,7 +113,10 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
         attempt.token = context._enter_task(fields)
         if not Trace.enabled:
             return
-        base = attempt.base = _propagate.ids(_msg.from_context(request, task.name), attempt.span.span)
+        # Without a span (enter_attempt failed) this raises AttributeError, which
+        # the except below records: TASK_START is then not emitted.
+        entered = cast("_propagate.Entered", attempt.span)
+        base = attempt.base = _propagate.ids(_msg.from_context(request, task.name), entered.span)
         msg = dict(base)
         msg["state"] = states.STARTED
         sent = getattr(request, _msg.SENT_HEADER, None)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import time
 import weakref
 from collections import OrderedDict
+from typing import Any
 
 from billiard.exceptions import TimeLimitExceeded, WorkerLostError
 from celery import states
@@ -53,7 +54,7 @@ _POOL_ERRORS = (WorkerLostError, TimeLimitExceeded, SystemExit, KeyboardInterrup
 #: task_id -> Request, while Celery holds the request: the main-process
 #: failure signals do not always pass it (Request.on_timeout does not push the
 #: task's context), and it knows when the task started.
-_requests = weakref.WeakValueDictionary()
+_requests: weakref.WeakValueDictionary[Any, Any] = weakref.WeakValueDictionary()
 
 #: (task_id, retries) of the attempts this process reported as ended, for
 #: reports that come without the Request (a task revoked before receipt).

@@ -15,6 +15,7 @@ A task of a flow (and a flow's dispatcher) carries the flow's identity in the
 from __future__ import annotations
 
 import traceback as _traceback
+from typing import Any
 
 #: Message headers set by the publish hook: when this attempt was sent and when
 #: the first attempt was, as Unix timestamps.
@@ -138,7 +139,7 @@ def exception(msg, exc, einfo=None) -> dict:
 
 def expected(task, exc) -> bool:
     """Whether ``exc`` is listed in ``task.throws``; Celery logs those at info, without traceback."""
-    throws = getattr(task, "throws", None)
+    throws: Any = getattr(task, "throws", None)
     return bool(throws) and exc is not None and isinstance(exc, throws)
 
 

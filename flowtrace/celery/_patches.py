@@ -18,29 +18,42 @@ no attempt is bound in that process (django-structlog #1043).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, Protocol, cast
+
 from flowtrace import context
 from flowtrace.celery import _main, _registry
+
+
+class _Hook(Protocol):
+    """A wrapper flowtrace puts on a Celery method, with the method it wraps."""
+
+    flowtrace_original: Callable[..., Any]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
 
 #: name -> our hook, for as long as it sits on the class. A hook another
 #: library wrapped after us cannot be taken off; it stays, inert while no app
 #: is instrumented, and is switched back on rather than wrapped twice.
-_INSTALLED: dict = {}
+_INSTALLED: dict[str, _Hook] = {}
 
 
-def _make_decode_error_hook(original):
-    def on_decode_error(self, message, exc):
+def _make_decode_error_hook(original: Callable[..., Any]) -> _Hook:
+    def on_decode_error(self: Any, message: Any, exc: BaseException) -> Any:
         try:
             return original(self, message, exc)
         finally:
             if _registry.apps:
                 _main.on_decode_error(self, message, exc)
 
-    on_decode_error.flowtrace_original = original
-    return on_decode_error
+    hook = cast(_Hook, on_decode_error)
+    hook.flowtrace_original = original
+    return hook
 
 
-def _make_on_failure_hook(original):
-    def on_failure(self, exc_info, *args, **kwargs):
+def _make_on_failure_hook(original: Callable[..., Any]) -> _Hook:
+    def on_failure(self: Any, exc_info: Any, *args: Any, **kwargs: Any) -> Any:
         if not _registry.apps:
             return original(self, exc_info, *args, **kwargs)
         token = ids_token = None
@@ -66,11 +79,12 @@ def _make_on_failure_hook(original):
                 if token is not None:
                     context._exit_task(token)
 
-    on_failure.flowtrace_original = original
-    return on_failure
+    hook = cast(_Hook, on_failure)
+    hook.flowtrace_original = original
+    return hook
 
 
-def _targets():
+def _targets() -> tuple[tuple[Any, str, Callable[[Callable[..., Any]], _Hook]], ...]:
     from celery.worker.consumer.consumer import Consumer
     from celery.worker.request import Request
 

@@ -30,9 +30,10 @@ anything malformed starts a new trace and nothing else happens to the task.
 
 from __future__ import annotations
 
+import contextvars
 import re
 import threading
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 from celery.app.task import Context
 from opentelemetry import baggage as _baggage
@@ -158,7 +159,7 @@ def on_publish(headers: dict) -> Optional[SpanRef]:
         # producer span for this message and wrote it: it is the parent.
         parent = _explicit(headers, nested, explicit)
         override = False
-    elif retry:
+    elif retry and attempt is not None:  # retry implies an attempt
         # A sibling of the attempt it retries, under the same parent.
         parent = attempt.parent if attempt.parent is not None else attempt.ref
     elif explicit is not None:
@@ -166,7 +167,7 @@ def on_publish(headers: dict) -> Optional[SpanRef]:
         override = False
     else:
         parent = caller
-    carrier = {}
+    carrier: dict[str, Any] = {}
     if parent is not None or link is not None or otel_context.get_current():
         _inject(carrier, parent, otel_context.get_current())
     if override:
@@ -406,9 +407,9 @@ class Entered(NamedTuple):
     """An attempt's span, made current until :func:`exit_attempt`."""
 
     span: AttemptSpan
-    otel_ctx: object
-    otel_token: object
-    attempt_token: object
+    otel_ctx: otel_context.Context
+    otel_token: contextvars.Token[otel_context.Context]
+    attempt_token: contextvars.Token[Optional[AttemptSpan]]
 
 
 _local = threading.local()

@@ -95,7 +95,9 @@ def _custom_repr(headers, body):
         return [True, True]
     from celery import current_app
 
-    levels = current_app.conf.task_repr_maxlevels
+    # task_repr_maxlevels is new in Celery 5.7; before it, saferepr's default
+    # of 3 levels applied, which is also the setting's default.
+    levels = current_app.conf.get("task_repr_maxlevels", 3)
     amqp = current_app.amqp
     args_default = saferepr(body[0], amqp.argsrepr_maxsize, maxlevels=levels)
     kwargs_default = saferepr(body[1], amqp.kwargsrepr_maxsize, maxlevels=levels)

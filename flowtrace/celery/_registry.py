@@ -8,7 +8,7 @@ instrumented, and each receiver looks the app up here.
 from __future__ import annotations
 
 import threading
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from flowtrace._report import FailureCounter
 
@@ -20,7 +20,7 @@ class Options(NamedTuple):
 
 
 #: app -> Options. Replaced whole on change, so receivers read it without a lock.
-apps: dict = {}
+apps: dict[Any, Options] = {}
 
 #: Whether any instrumented app opted in to arguments. The publish hook cannot
 #: tell which app sends a message (Celery's publish signal carries only the
@@ -38,12 +38,12 @@ lock = threading.Lock()
 failures = FailureCounter("celery integration")
 
 
-def options_for(app):
+def options_for(app: Any) -> Options | None:
     """Return the :class:`Options` of ``app``, or None when it is not instrumented."""
     return apps.get(app)
 
 
-def set_apps(new: dict) -> None:
+def set_apps(new: dict[Any, Options]) -> None:
     """Replace the registry and the flags derived from it (callers hold :data:`lock`)."""
     global apps, publish_args, late
     apps = new

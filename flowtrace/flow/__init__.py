@@ -15,14 +15,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flowtrace.flow import _runtime
 from flowtrace.flow._runtime import APP_SETTING
 from flowtrace.flow.config import FlowConfig, FlowConfigError, Problem, load_flows
 
+if TYPE_CHECKING:
+    from celery import Celery
+
 __all__ = ["load_flows", "register", "FlowConfig", "FlowConfigError", "Problem", "APP_SETTING"]
 
 
-def register(app, config: FlowConfig) -> FlowConfig:
+def register(app: Celery, config: FlowConfig) -> FlowConfig:
     """Make ``config`` the flow configuration of a Celery app.
 
     Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, stores

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from celery import Task
 
@@ -34,7 +35,8 @@ from flowtrace.trace import Trace
 class FlowTaskEnvelope(Task):
     """The base of the Celery tasks made by :func:`make_task`; ``flow_task`` is the configuration's entry."""
 
-    flow_task = None
+    # The flowtrace.flow.config.Task entry; make_task sets it on each subclass.
+    flow_task: Any = None
     acks_late = True
     max_retries = None
     ignore_result = False
@@ -99,7 +101,7 @@ class FlowTaskEnvelope(Task):
 
 
 #: path -> (modification time, validator): a schema is read once per change of its file.
-_validators: dict = {}
+_validators: dict[str, tuple[int, Any]] = {}
 
 
 def _validator(path):

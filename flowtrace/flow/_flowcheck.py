@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 from flowtrace.flow import _yaml, predicates
 from flowtrace.flow._words import a, and_list, plain, show, unknown
@@ -28,7 +28,7 @@ class FlowReader:
         self.sources: Dict[str, int] = {}  # node -> the line where it is first waited for
         self.targets: Dict[str, int] = {}  # node -> the line where it is first started
         self.failed: Dict[str, int] = {}  # nodes handled by a failures entry
-        self.foreach_checks = []
+        self.foreach_checks: List[Tuple[str, int, Any]] = []  # (where, line, nodes_to) of propagate_result
 
     def error(self, line, message):
         self.c.error(self.path, line, "%s: %s" % (self.where, message))
@@ -164,6 +164,7 @@ class FlowReader:
                 c.error(path, raw.value_line("nodes"), "%s: 'nodes' must name the tasks or flows whose failure "
                         "it handles" % where)
             fallback = raw.get("fallback")
+            fallback_nodes: Union[Literal[True], Tuple[str, ...]]
             if fallback is True:
                 fallback_nodes = True
             elif fallback is None or fallback is False or fallback == []:

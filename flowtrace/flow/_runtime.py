@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from typing import TYPE_CHECKING, Any
 
 from flowtrace.flow.config import FlowConfig
+
+if TYPE_CHECKING:
+    from flowtrace.flow.storage_pool import StoragePool
 
 #: The ``app.conf`` key the configuration is kept under (see :func:`flowtrace.flow.register`).
 APP_SETTING = "flowtrace_flows"
@@ -18,7 +22,7 @@ DISPATCHER_NAME = "flowtrace.dispatcher"
 #: ``flow_name``, ``dispatcher_id``, ``parent``, ``node_args`` and ``retried_count``.
 FLOW_HEADER = "flowtrace_flow"
 
-_pools = weakref.WeakKeyDictionary()  # app -> (pid, config, StoragePool)
+_pools: weakref.WeakKeyDictionary[Any, tuple[int, FlowConfig, StoragePool]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -34,7 +38,7 @@ def config_of(app) -> FlowConfig:
     return config
 
 
-def pool_of(app):
+def pool_of(app: Any) -> StoragePool:
     """The :class:`~flowtrace.flow.storage_pool.StoragePool` of ``app``'s flows in this process.
 
     Made on first use in each process: a pool made before a fork would share

@@ -47,9 +47,9 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
-from flowtrace.flow.config import Edge, FlowConfig, Flow
+from flowtrace.flow.config import Edge, Failure, FlowConfig, Flow
 from flowtrace.flow.predicates import describe, evaluate
 from flowtrace.trace import Trace
 
@@ -102,7 +102,7 @@ class FlowState:
 
     def to_dict(self) -> dict:
         """The state as JSON-ready data, with Selinon's key names."""
-        state = {"active_nodes": list(self.active.values()),
+        state: Dict[str, Any] = {"active_nodes": list(self.active.values()),
                  "finished_nodes": {name: list(ids) for name, ids in self.finished.items()},
                  "failed_nodes": {name: list(ids) for name, ids in self.failed.items()}}
         if self.doomed:
@@ -256,8 +256,8 @@ class WakeUp:
         ended = [node_id for node_id in dict.fromkeys(self.ended) if node_id in active]
         if len(ended) > 1:
             # In the order a full read would find them, so that events come in the same order.
-            ended = set(ended)
-            return [(node_id, node[0]) for node_id, node in active.items() if node_id in ended]
+            wanted = set(ended)
+            return [(node_id, node[0]) for node_id, node in active.items() if node_id in wanted]
         return [(node_id, active[node_id][0]) for node_id in ended]
 
     def _finish(self, name, node_id, plan: _Plan) -> None:
@@ -277,10 +277,10 @@ class WakeUp:
         """Try ``edge`` for each combination of this run of ``name`` with the finished runs of its other sources."""
         choices = []
         for source in edge.nodes_from:
-            ids = [node_id] if source == name else self.state.finished.get(source)
-            if not ids:
+            runs = [node_id] if source == name else self.state.finished.get(source)
+            if not runs:
                 return  # a source that has not finished: no combination yet
-            choices.append(ids)
+            choices.append(runs)
         for ids in itertools.product(*choices):
             combination = dict(zip(edge.nodes_from, ids))
             parent, task_ids = {}, {}
@@ -320,13 +320,13 @@ class WakeUp:
 
     def _fallbacks(self) -> None:
         """Run the fallbacks that match the failed nodes; the largest matching set first."""
-        declined = []
+        declined: List[Failure] = []
         while True:
             entry = self._matching_failure(declined)
             if entry is None:
                 return
             nodes = [{"name": name, "id": self.state.failed[name][0]} for name in entry.nodes]
-            fallback = True if entry.fallback is True else list(entry.fallback)
+            fallback: Union[Literal[True], List[str]] = True if entry.fallback is True else list(entry.fallback)
             msg = dict(self._base, nodes=nodes, fallback=fallback)
             condition_str = describe(entry.condition)
             if not evaluate(entry.condition, node_args=self.node_args,
@@ -419,12 +419,12 @@ def _edges_from(flow: Flow) -> Dict[str, Tuple[Edge, ...]]:
     for edge in flow.edges:
         for name in dict.fromkeys(edge.nodes_from):
             index.setdefault(name, []).append(edge)
-    index = {name: tuple(edges) for name, edges in index.items()}
+    built = {name: tuple(edges) for name, edges in index.items()}
     with _edges_lock:
         if len(_EDGES_FROM) >= _EDGES_FROM_MAX:
             _EDGES_FROM.clear()
-        _EDGES_FROM[id(flow)] = (flow, index)
-    return index
+        _EDGES_FROM[id(flow)] = (flow, built)
+    return built
 
 
 def _foreach_str(edge: Optional[Edge]) -> Optional[str]:

@@ -38,6 +38,7 @@ import contextlib
 import threading
 import time
 from collections import OrderedDict
+from typing import Any, Optional
 
 from celery import signals, states
 from celery.worker.control import control_command
@@ -75,7 +76,7 @@ failures = FailureCounter("flow wake-up")
 
 # --- the sending side (a pool process, after a node ended) ---------------------
 
-def nudge(app, dispatcher_id: str, node_id: str = None) -> None:
+def nudge(app, dispatcher_id: str, node_id: Optional[str] = None) -> None:
     """Broadcast a nudge for ``dispatcher_id``, naming the node that ended (``node_id``); never raises.
 
     .. versionadded:: 0.1.0
@@ -143,7 +144,7 @@ def flowtrace_wakeup(state, dispatcher_id=None, node_id=None):
     return {"ok": "nudged"}
 
 
-def wake(timer, dispatcher_id: str, node_id: str = None) -> bool:
+def wake(timer, dispatcher_id: str, node_id: Optional[str] = None) -> bool:
     """Fire the timer entry of the dispatcher's message now; whether this timer held it.
 
     The entry is claimed under the timer's lock (the thread-based timer of
@@ -174,7 +175,7 @@ def _hint(request, node_ids) -> None:
         data[HINT] = list(node_ids)
 
 
-def _remember(dispatcher_id: str, node_id: str = None) -> None:
+def _remember(dispatcher_id: str, node_id: Optional[str] = None) -> None:
     now = time.monotonic()
     with _early_lock:
         held = _early.pop(dispatcher_id, None)
@@ -217,8 +218,10 @@ class DispatcherRequest(Request):
     .. versionadded:: 0.1.0
     """
 
+    _eta: Any  # Celery's Request sets it in __init__
+
     @property
-    def eta(self):
+    def eta(self) -> Any:
         if self._eta is not None:
             early, node_ids = _take(self.id)
             if early:

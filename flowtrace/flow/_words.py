@@ -44,8 +44,15 @@ def unknown(what: str, value, choices, where: str) -> str:
     if matches:
         return message + "; did you mean %r?" % matches[0]
     if choices and len(choices) <= 12:
-        return message + "; expected one of: %s" % ", ".join(choices)
+        return message + "; expected one of: %s" % ", ".join(_choice(name) for name in choices)
     return message
+
+
+def _choice(name) -> str:
+    """A name in a list of choices: bare when it reads unambiguously, else quoted (a newline, padding, empty)."""
+    if isinstance(name, str) and name and name.isprintable() and name.strip() == name:
+        return name
+    return repr(name)
 
 
 def plain(value):

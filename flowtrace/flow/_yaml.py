@@ -10,7 +10,7 @@ its line, and nothing is ever evaluated.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
@@ -50,8 +50,8 @@ class Map(dict):
     def __init__(self, line: int):
         super().__init__()
         self.line = line
-        self.key_lines = {}
-        self.value_lines = {}
+        self.key_lines: Dict[Any, int] = {}
+        self.value_lines: Dict[Any, int] = {}
 
     def key_line(self, key) -> int:
         """Return the line of ``key``, or of the mapping when it is not there."""
@@ -68,7 +68,7 @@ class Seq(list):
     def __init__(self, line: int):
         super().__init__()
         self.line = line
-        self.item_lines = []
+        self.item_lines: List[int] = []
 
     def item_line(self, index: int) -> int:
         """Return the line of item ``index``."""
@@ -102,8 +102,8 @@ class _Builder:
     def __init__(self, loader: yaml.SafeLoader):
         self.loader = loader
         self.count = 0
-        self.active = set()  # ids of the nodes being built: an alias to one of them is a cycle
-        self.duplicates = []
+        self.active: Set[int] = set()  # ids of the nodes being built: an alias to one of them is a cycle
+        self.duplicates: List[Tuple[int, Any, int]] = []
 
     def build(self, node, depth: int = 0):
         self.count += 1

@@ -309,7 +309,7 @@ class _Checker:
     # --- the run -------------------------------------------------------------
 
     def run(self, documents, files) -> FlowConfig:
-        sections = {key: [] for key in KEYS["top level"]}
+        sections: Dict[str, List[Tuple[str, Any, str]]] = {key: [] for key in KEYS["top level"]}
         for path, data in documents:
             if data is None:
                 self.error(path, 1, "the file is empty; expected a mapping with any of: %s"
@@ -341,7 +341,7 @@ class _Checker:
                 self.error(location.path, location.line, "flow %r is listed under 'flows' but has no definition "
                            "under 'flow-definitions'" % name)
         for task in self.tasks.values():
-            if task.name not in self.used:
+            if task.name not in self.used and task.location is not None:  # read_task gives each one
                 self.error(task.location.path, task.location.line, "task %r is not used by any flow" % task.name)
         flows = {name: self.flows[name] for name in self.listed if name in self.flows}
         return FlowConfig(tasks=FrozenMap(self.tasks), flows=FrozenMap(flows), storages=FrozenMap(self.storages),
@@ -400,7 +400,7 @@ class _Checker:
         else:
             self.error(path, line, "global: 'trace' must be a list of sinks, not %s" % a(value))
             return ()
-        flat = []
+        flat: List[Tuple[Any, int]] = []
         for entry, entry_line in entries:
             if isinstance(entry, _yaml.Map) and len(entry) > 1:  # Selinon reads every sink key of an entry
                 flat.extend(({key: entry[key]}, entry.key_line(key)) for key in entry)
@@ -480,7 +480,7 @@ class _Checker:
         if name is None:
             return
         if name in self.tasks:
-            self.error(path, task.location.line, "task %r is defined twice; the first is at %s"
+            self.error(path, item.value_line("name"), "task %r is defined twice; the first is at %s"
                        % (name, self.tasks[name].location))
             return
         self.tasks[name] = task

@@ -13,8 +13,17 @@ problem found at run time can point at the line of YAML that caused it.
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, NamedTuple, Optional, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple,
+                    TypeVar, Union)
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 __all__ = [
     "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
@@ -65,14 +74,14 @@ class FlowConfigError(ValueError):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, problems):
+    def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         head = "%d error%s in flow configuration" % (count, "" if count == 1 else "s")
         super().__init__("\n".join([head] + [str(problem) for problem in self.problems]))
 
 
-class FrozenMap(dict):
+class FrozenMap(dict[_K, _V], Generic[_K, _V]):
     """A :class:`dict` that refuses changes; hashable when its values are.
 
     Used for every mapping in the configuration. Values nested inside it
@@ -85,29 +94,30 @@ class FrozenMap(dict):
 
     __slots__ = ()
 
-    def _refuse(self, *args, **kwargs):
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
         raise TypeError("flow configuration is read-only")
 
     __setitem__ = __delitem__ = __ior__ = _refuse
     clear = pop = popitem = setdefault = update = _refuse
 
-    def __hash__(self):
+    # typeshed declares dict unhashable (__hash__ = None); this one is read-only.
+    def __hash__(self) -> int:  # type: ignore[override]
         return hash(frozenset(self.items()))
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[FrozenMap[_K, _V]], tuple[dict[_K, _V]]]:
         return (FrozenMap, (dict(self),))
 
-    def __copy__(self):
+    def __copy__(self) -> FrozenMap[_K, _V]:
         return self
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenMap[_K, _V]:
         return self
 
     def __repr__(self) -> str:
         return "FrozenMap(%s)" % dict.__repr__(self)
 
 
-def _import(module: str, name: str):
+def _import(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
@@ -128,6 +138,7 @@ class Storage:
     name: str
     import_path: str
     class_name: str
+    # Not FrozenMap[str, Any]: a comma here splits the documented signature (Sphinx and ``<factory>``).
     configuration: FrozenMap = field(default_factory=FrozenMap)
     location: Optional[Location] = None
 
@@ -200,7 +211,7 @@ class Predicate:
 
     name: str
     node: Optional[str] = None
-    args: FrozenMap = field(default_factory=FrozenMap)
+    args: FrozenMap = field(default_factory=FrozenMap)  # as Storage.configuration
     reads_result: bool = False
     reads_node_args: bool = False
     location: Optional[Location] = None
@@ -268,7 +279,7 @@ class Foreach:
     propagate_result: bool = False
     location: Optional[Location] = None
 
-    def load(self) -> Callable:
+    def load(self) -> Callable[..., Any]:
         """Import and return the function.
 
         .. versionadded:: 0.1.0
@@ -323,7 +334,7 @@ class Failure:
     """
 
     nodes: Tuple[str, ...]
-    fallback: Union[bool, Tuple[str, ...]]
+    fallback: Union[Literal[True], Tuple[str, ...]]
     propagate_failure: bool = False
     location: Optional[Location] = None
     condition: "Condition" = ALWAYS_TRUE
@@ -379,7 +390,7 @@ class Flow:
 
         .. versionadded:: 0.1.0
         """
-        seen = {}
+        seen: dict[str, None] = {}
         for edge in self.edges:
             for name in edge.nodes_from + edge.nodes_to:
                 seen.setdefault(name)
@@ -444,9 +455,9 @@ class FlowConfig:
     .. versionadded:: 0.1.0
     """
 
-    tasks: FrozenMap
-    flows: FrozenMap
-    storages: FrozenMap
+    tasks: FrozenMap[str, Task]
+    flows: FrozenMap[str, Flow]
+    storages: FrozenMap[str, Storage]
     settings: Settings = Settings()
     files: Tuple[str, ...] = ()
 
@@ -473,7 +484,7 @@ class FlowConfig:
         return iter(self.flows.values())
 
 
-def load_flows(*paths, app=None) -> FlowConfig:
+def load_flows(*paths: str | os.PathLike[str], app: Celery | None = None) -> FlowConfig:
     """Load and check Selinon-style flow YAML from files and folders.
 
     Every path is a YAML file or a folder, whose ``*.yml`` and ``*.yaml``
@@ -502,7 +513,7 @@ def load_flows(*paths, app=None) -> FlowConfig:
     if not paths:
         raise ValueError("load_flows() needs at least one file or folder")
     result = check.check_paths(*paths)
-    if result.problems:
+    if result.problems or result.config is None:  # a result without problems has its config
         raise FlowConfigError(result.problems)
     if app is not None:
         register(app, result.config)

@@ -38,12 +38,16 @@ from __future__ import annotations
 
 import time
 import traceback
+from typing import TYPE_CHECKING, Any
 
 from celery import Task, states
 
 from flowtrace.flow import _runtime, _state, _wakeup
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
+
+if TYPE_CHECKING:
+    from flowtrace.flow.storage_pool import StoragePool
 
 __all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
 
@@ -188,10 +192,10 @@ class _CeleryPorts(_state.Ports):
         self.config = config
         self.flow_name = flow_name
         self.dispatcher_id = dispatcher.request.id
-        self._pool = None
+        self._pool: StoragePool | None = None
 
     @property
-    def pool(self):
+    def pool(self) -> StoragePool:
         if self._pool is None:
             self._pool = _runtime.pool_of(self.app)
         return self._pool
@@ -237,7 +241,7 @@ class _CeleryPorts(_state.Ports):
             raise self._backend_issue(flow_name, flow_id) from None
         if isinstance(value, FlowError):
             value = value.state
-        nested = {}
+        nested: dict[str, Any] = {}
         for name, ids in ((value if isinstance(value, dict) else {}).get(key) or {}).items():
             if self.config.is_flow(name):
                 for child_id in ids:

@@ -36,7 +36,7 @@ import functools
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from flowtrace.flow.config import And, Condition, Not, Or, Predicate
 
@@ -332,7 +332,8 @@ def evaluate(condition: Condition, *, node_args: Any = None, result_of: Optional
             if result_of is None:
                 raise ValueError("predicate %r reads the result of %r: pass result_of"
                                  % (condition.name, condition.node))
-            kwargs["message"] = result_of(condition.node)
+            # A loaded configuration names the node of every predicate that reads a result.
+            kwargs["message"] = result_of(cast(str, condition.node))
         if condition.reads_node_args:
             kwargs["node_args"] = node_args
         return bool(fn(**kwargs))

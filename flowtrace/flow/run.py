@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING, Any
 
 from flowtrace.flow import _runtime
 from flowtrace.trace import Trace
 
+if TYPE_CHECKING:
+    from celery import Celery
+    from celery.result import AsyncResult
+
 __all__ = ["run_flow"]
 
 
-def run_flow(app, flow_name: str, node_args=None):
+def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
     """Start the flow ``flow_name`` and return its dispatcher's :class:`~celery.result.AsyncResult`.
 
     The dispatcher's message is sent to the flow's queue, and ``FLOW_SCHEDULE``
@@ -54,7 +59,7 @@ def run_flow(app, flow_name: str, node_args=None):
     return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue)
 
 
-def _no_backend(app) -> bool:
+def _no_backend(app: Celery) -> bool:
     from celery.backends.base import DisabledBackend
 
     return isinstance(app.backend, DisabledBackend)

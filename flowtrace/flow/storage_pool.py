@@ -15,9 +15,21 @@ import copy
 import threading
 import traceback
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
 
-from flowtrace.storages.base import DataStorage, MissingResult, StorageError, error_record
+from flowtrace.storages.base import DataStorage, ExcInfo, MissingResult, StorageError, error_record
 from flowtrace.trace import Trace
+
+if TYPE_CHECKING:
+    from flowtrace.flow.config import FlowConfig
+
+#: What :class:`StoragePool` takes for one storage: ``(adapter class,
+#: configuration)``, the configuration a mapping of keyword arguments or
+#: None, or an adapter instance.
+StorageSpec = Union[tuple[type[DataStorage], Union[Mapping[str, Any], None]], DataStorage]
+
+# (flow name, task name, task id): a result in the result cache.
+_Key = tuple[str, str, str]
 
 __all__ = ["StoragePool", "FlowResults", "StorageError", "MissingResult"]
 
@@ -75,16 +87,16 @@ class StoragePool:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, storages: Mapping, task_storage: Mapping | None = None,
-                 storage_task_names: Mapping | None = None, *, cache_size: int = 0):
-        self._specs = {}
-        self._adapters = {}
+    def __init__(self, storages: Mapping[str, StorageSpec], task_storage: Mapping[str, str] | None = None,
+                 storage_task_names: Mapping[str, str] | None = None, *, cache_size: int = 0) -> None:
+        self._specs: dict[str, tuple[type[DataStorage], dict[str, Any]]] = {}
+        self._adapters: dict[str, DataStorage] = {}
         for name, spec in dict(storages).items():
             if not isinstance(name, str) or not name:
                 raise ValueError("a storage name must be a non-empty string, got %r" % (name,))
             if isinstance(spec, DataStorage):
                 self._adapters[name] = spec
-                self._specs[name] = (type(spec), None)
+                self._specs[name] = (type(spec), {})  # never used: the adapter exists
             else:
                 self._specs[name] = _check_spec(name, spec)
         self._task_storage = dict(task_storage or {})
@@ -102,12 +114,12 @@ class StoragePool:
         if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0, got %r" % (cache_size,))
         self.cache_size = cache_size
-        self._cache = collections.OrderedDict()
+        self._cache: collections.OrderedDict[_Key, Any] = collections.OrderedDict()
         self._cache_lock = threading.Lock()
         self._locks = {name: threading.Lock() for name in self._specs}
 
     @classmethod
-    def from_config(cls, config, *, cache_size: int = 0) -> StoragePool:
+    def from_config(cls, config: FlowConfig, *, cache_size: int = 0) -> StoragePool:
         """Return a pool for the storages and tasks of a loaded flow configuration.
 
         The storage classes are imported now, so that a wrong ``import`` or
@@ -124,7 +136,8 @@ class StoragePool:
 
         .. versionadded:: 0.1.0
         """
-        storages = {name: (storage.load_class(), storage.configuration) for name, storage in config.storages.items()}
+        storages: dict[str, StorageSpec] = {name: (storage.load_class(), storage.configuration)
+                                            for name, storage in config.storages.items()}
         task_storage = {name: task.storage for name, task in config.tasks.items() if task.storage is not None}
         storage_task_names = {name: task.storage_task_name for name, task in config.tasks.items()
                               if task.storage is not None and task.storage_task_name not in (None, name)}
@@ -146,7 +159,7 @@ class StoragePool:
         """
         return self._storage_task_names.get(task_name, task_name)
 
-    def get_connected_storage(self, storage_name: str):
+    def get_connected_storage(self, storage_name: str) -> DataStorage:
         """Return a storage's adapter, a :class:`~flowtrace.DataStorage`, created and connected first if needed.
 
         Connecting emits ``STORAGE_CONNECT``.
@@ -163,7 +176,7 @@ class StoragePool:
                              % (storage_name, ", ".join(sorted(self._specs)) or "none"))
         return self._connected(storage_name, _bare_msg(storage_name))
 
-    def results(self, flow_name: str, id_mapping: Mapping) -> FlowResults:
+    def results(self, flow_name: str, id_mapping: Mapping[str, str]) -> FlowResults:
         """Return a view that reads the results of one flow's tasks by task name.
 
         Args:
@@ -176,7 +189,7 @@ class StoragePool:
 
     # --- operations --------------------------------------------------------
 
-    def retrieve(self, flow_name: str, task_name: str, task_id: str):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """Return a task's result, from the result cache or from its storage.
 
         Emits ``STORAGE_RETRIEVE`` then ``STORAGE_RETRIEVED`` around the
@@ -195,7 +208,7 @@ class StoragePool:
         """
         storage_name, msg = self._msg(flow_name, task_name, task_id)
         key = (flow_name, task_name, task_id)
-        cache_msg = None
+        cache_msg: dict[str, Any] | None = None
         if self.cache_size:
             cache_msg = {"flow_name": flow_name, "task_name": task_name, "task_id": task_id,
                          "storage_name": storage_name}
@@ -213,7 +226,7 @@ class StoragePool:
             self._cache_add(key, result, cache_msg)
         return result
 
-    def store(self, node_args, flow_name: str, task_name: str, task_id: str, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
         """Store a task's result in its storage and return the adapter's record id.
 
         Emits ``STORAGE_STORE`` then ``STORAGE_STORED`` (with ``record_id``)
@@ -240,7 +253,8 @@ class StoragePool:
         Trace.log(Trace.STORAGE_STORED, msg, record_id=record_id)
         return record_id
 
-    def store_error(self, node_args, flow_name: str, task_name: str, task_id: str, exc_info) -> bool:
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str,
+                    exc_info: ExcInfo | BaseException) -> bool:
         """Store why a task failed, if its storage can; return whether it was stored.
 
         Emits ``STORAGE_STORE_ERROR`` once the adapter stored the error, or
@@ -330,7 +344,7 @@ class StoragePool:
 
     # --- internals -----------------------------------------------------------
 
-    def _msg(self, flow_name, task_name, task_id):
+    def _msg(self, flow_name: str, task_name: str, task_id: str) -> tuple[str, dict[str, Any]]:
         storage_name = self.storage_name_of(task_name)
         if storage_name is None:
             raise ValueError("task %r has no storage; the tasks with one are %s"
@@ -338,7 +352,7 @@ class StoragePool:
         return storage_name, _trace_msg(flow_name, task_name, task_id, storage_name,
                                         self.storage_task_name_of(task_name))
 
-    def _connected(self, storage_name, msg):
+    def _connected(self, storage_name: str, msg: dict[str, Any]) -> DataStorage:
         adapter = self._adapters.get(storage_name)
         try:
             if adapter is not None and adapter.is_connected():
@@ -357,7 +371,7 @@ class StoragePool:
         except Exception as exc:
             raise self._issue(msg, "connect", exc) from exc
 
-    def _issue(self, msg, operation, exc) -> StorageError:
+    def _issue(self, msg: dict[str, Any], operation: str, exc: Exception) -> StorageError:
         Trace.log(Trace.STORAGE_ISSUE, msg, what=traceback.format_exc())
         if operation == "connect":
             subject = "storage %r %s" % (msg["storage_name"], _FAILED[operation])
@@ -367,7 +381,7 @@ class StoragePool:
         return StorageError("%s: %s: %s" % (subject, type(exc).__name__, _text(exc)),
                             storage_name=msg["storage_name"], operation=operation)
 
-    def _cache_get(self, key, cache_msg):
+    def _cache_get(self, key: _Key, cache_msg: dict[str, Any]) -> tuple[bool, Any]:
         Trace.log(Trace.TASK_RESULT_CACHE_GET, cache_msg)
         try:
             with self._cache_lock:
@@ -385,7 +399,7 @@ class StoragePool:
         Trace.log(Trace.TASK_RESULT_CACHE_HIT, cache_msg)
         return True, value
 
-    def _cache_add(self, key, result, cache_msg):
+    def _cache_add(self, key: _Key, result: Any, cache_msg: dict[str, Any]) -> None:
         Trace.log(Trace.TASK_RESULT_CACHE_ADD, cache_msg)
         try:
             value = copy.deepcopy(result)
@@ -398,7 +412,7 @@ class StoragePool:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
 
-    def _evict(self, key):
+    def _evict(self, key: _Key) -> None:
         if self.cache_size:
             with self._cache_lock:
                 self._cache.pop(key, None)
@@ -413,12 +427,12 @@ class FlowResults:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, pool: StoragePool, flow_name: str, id_mapping: Mapping):
+    def __init__(self, pool: StoragePool, flow_name: str, id_mapping: Mapping[str, str]) -> None:
         self.pool = pool
         self.flow_name = flow_name
         self.id_mapping = dict(id_mapping)
 
-    def get(self, task_name: str):
+    def get(self, task_name: str) -> Any:
         """Return the result of the task ``task_name`` of this flow.
 
         Raises:
@@ -430,7 +444,7 @@ class FlowResults:
         return self.pool.retrieve(self.flow_name, task_name, self.id_mapping[task_name])
 
 
-def _check_spec(name, spec):
+def _check_spec(name: str, spec: Any) -> tuple[type[DataStorage], dict[str, Any]]:
     try:
         cls, configuration = spec
     except (TypeError, ValueError):
@@ -448,16 +462,17 @@ def _check_spec(name, spec):
     return cls, dict(configuration)
 
 
-def _trace_msg(flow_name, task_name, task_id, storage_name, storage_task_name) -> dict:
+def _trace_msg(flow_name: str | None, task_name: str | None, task_id: str | None, storage_name: str | None,
+               storage_task_name: str | None) -> dict[str, Any]:
     return {"flow_name": flow_name, "task_name": task_name, "task_id": task_id, "storage_name": storage_name,
             "storage_task_name": storage_task_name}
 
 
-def _bare_msg(storage_name) -> dict:
+def _bare_msg(storage_name: str) -> dict[str, Any]:
     return _trace_msg(None, None, None, storage_name, None)
 
 
-def _text(exc) -> str:
+def _text(exc: BaseException) -> str:
     try:
         return str(exc)
     except Exception:

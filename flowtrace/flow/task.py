@@ -26,6 +26,12 @@ from __future__ import annotations
 
 import abc
 import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+if TYPE_CHECKING:
+    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
 
@@ -56,7 +62,7 @@ class RetryTask(Exception):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, countdown: float = 0):
+    def __init__(self, countdown: float = 0) -> None:
         super().__init__("the task asked to be retried in %ss" % (countdown,))
         self.countdown = countdown
 
@@ -88,17 +94,18 @@ class FlowTask(abc.ABC):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, flow_name, task_name, parent, task_id, dispatcher_id, storage_pool=None):
+    def __init__(self, flow_name: str, task_name: str, parent: Mapping[str, Any] | None, task_id: str,
+                 dispatcher_id: str, storage_pool: StoragePool | None = None) -> None:
         self.flow_name = flow_name
         self.task_name = task_name
-        self.parent = parent or {}
+        self.parent: Mapping[str, Any] = parent or {}
         self.task_id = task_id
         self.dispatcher_id = dispatcher_id
         self.log = logging.getLogger(type(self).__module__)
         self._pool = storage_pool
 
     @abc.abstractmethod
-    def run(self, node_args):
+    def run(self, node_args: Any) -> Any:
         """Do the work.
 
         Args:
@@ -113,15 +120,16 @@ class FlowTask(abc.ABC):
         """
 
     @property
-    def storage(self):
+    def storage(self) -> DataStorage | None:
         """The task's storage adapter (a :class:`~flowtrace.DataStorage`), connected; None without storage.
 
         .. versionadded:: 0.1.0
         """
-        name = self._pool.storage_name_of(self.task_name) if self._pool is not None else None
-        return None if name is None else self._pool.get_connected_storage(name)
+        pool = self._pool
+        name = pool.storage_name_of(self.task_name) if pool is not None else None
+        return None if name is None or pool is None else pool.get_connected_storage(name)
 
-    def parent_task_result(self, parent_name: str):
+    def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.
 
         Raises:
@@ -136,9 +144,10 @@ class FlowTask(abc.ABC):
             raise NoParentNodeError("task %r of flow %r has no parent task %r; its parents are %s"
                                     % (self.task_name, self.flow_name, parent_name,
                                        ", ".join(sorted(self.parent)) or "none"))
-        return self._pool.retrieve(self.flow_name, parent_name, task_id)
+        return self._storage_pool().retrieve(self.flow_name, parent_name, task_id)
 
-    def parent_flow_result(self, flow_names, task_name: str, index: int = -1):
+    def parent_flow_result(self, flow_names: str | list[str] | tuple[str, ...], task_name: str,
+                           index: int = -1) -> Any:
         """Return the result of task ``task_name`` of a sub-flow that ran before this task.
 
         The sub-flow must be listed in the flow's ``propagate_finished``.
@@ -155,7 +164,7 @@ class FlowTask(abc.ABC):
         .. versionadded:: 0.1.0
         """
         names = flow_names if isinstance(flow_names, (list, tuple)) else [flow_names]
-        level = self.parent
+        level: Any = self.parent
         for name in names:
             level = level.get(name) if isinstance(level, dict) else None
             if not isinstance(level, dict):
@@ -167,9 +176,9 @@ class FlowTask(abc.ABC):
         except (TypeError, IndexError, KeyError):
             raise NoParentNodeError("sub-flow %s has no run %s of task %r before task %r" % (
                 " > ".join(names), index, task_name, self.task_name)) from None
-        return self._pool.retrieve(names[-1], task_name, task_id)
+        return self._storage_pool().retrieve(names[-1], task_name, task_id)
 
-    def retry(self, countdown: float = 0):
+    def retry(self, countdown: float = 0) -> NoReturn:
         """Ask to be run again after ``countdown`` seconds; this does not count against ``max_retry``.
 
         Raises:
@@ -178,3 +187,8 @@ class FlowTask(abc.ABC):
         .. versionadded:: 0.1.0
         """
         raise RetryTask(countdown)
+
+    def _storage_pool(self) -> StoragePool:
+        # The worker always passes a pool; a task made without one fails on
+        # its first read, with AttributeError, as it always has.
+        return cast("StoragePool", self._pool)

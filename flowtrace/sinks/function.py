@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
+from typing import Any
 
 
-def import_function(module: str, name: str):
+def import_function(module: str, name: str) -> Callable[..., Any]:
     """Import ``name`` from ``module`` and check that it is callable.
 
     Only attribute lookups are done: nothing is evaluated from the strings.
@@ -22,7 +24,7 @@ def import_function(module: str, name: str):
     except Exception as exc:
         raise ValueError("cannot import module %r for the function sink: %s: %s"
                          % (module, type(exc).__name__, exc)) from None
-    fn = mod
+    fn: Any = mod
     for part in name.split("."):
         try:
             fn = getattr(fn, part)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from typing import IO, Any
 
 import orjson
 
@@ -21,10 +22,10 @@ _orjson_dumps = orjson.dumps
 _NO_IDS = b',"trace_id":null,"span_id":null,"details":'
 
 # event value -> the bytes of the line up to the opening quote of "time".
-_HEADS: dict = {}
+_HEADS: dict[int, bytes] = {}
 
 
-def _head(event) -> bytes:
+def _head(event: int) -> bytes:
     name = _NAMES.get(event) or str(event)
     head = b'{"event":' + _serialize.dumps(name) + b',"event_id":' + _serialize.dumps(event) + b',"time":"'
     if len(_HEADS) < 4096:
@@ -33,7 +34,7 @@ def _head(event) -> bytes:
 
 
 # (pid, bytes of "node" and "pid"), rebuilt when the pid changes after a fork.
-_host_cache = (None, b"")
+_host_cache: tuple[int | None, bytes] = (None, b"")
 
 
 def _host_part() -> bytes:
@@ -46,7 +47,7 @@ def _host_part() -> bytes:
     return part
 
 
-def _ids_part(ids) -> bytes:
+def _ids_part(ids: tuple[Any, Any]) -> bytes:
     return (b',"trace_id":' + _serialize.dumps(ids[0]) + b',"span_id":' + _serialize.dumps(ids[1])
             + b',"details":')
 
@@ -88,13 +89,14 @@ class JsonSink:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, stream=None, max_line: int = DEFAULT_MAX_LINE):
+    def __init__(self, stream: str | os.PathLike[str] | int | IO[str] | IO[bytes] | None = None,
+                 max_line: int = DEFAULT_MAX_LINE) -> None:
         if not isinstance(max_line, int) or isinstance(max_line, bool) or max_line < _MIN_MAX_LINE:
             raise ValueError("max_line must be an int of at least %d bytes, got %r" % (_MIN_MAX_LINE, max_line))
         self.max_line = max_line
-        self._owned_fd = None
-        self._fd = None
-        self._stream = None
+        self._owned_fd: int | None = None
+        self._fd: int | None = None
+        self._stream: Any = None  # an object with write(), text or binary
         self._binary = False
         if stream is None:
             self._fd = 1
@@ -117,7 +119,7 @@ class JsonSink:
         self.failures = FailureCounter("sink " + self.name)
         self.lines = 0
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         try:
             # The line is assembled from cached byte strings around the
             # orjson-encoded details: building and encoding a whole envelope
@@ -146,7 +148,7 @@ class JsonSink:
         except Exception as exc:
             self.failures.record(_label(event), exc)
 
-    def _capped(self, event, ids, msg_dict) -> bytes:
+    def _capped(self, event: int, ids: tuple[Any, Any], msg_dict: dict[str, Any]) -> bytes:
         record = {
             "event": _NAMES.get(event) or str(event),
             "event_id": event,
@@ -173,7 +175,7 @@ class JsonSink:
         if flush is not None:
             flush()
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         """Return ``lines`` written and ``write_errors``."""
         return {"lines": self.lines, "write_errors": self.failures.count}
 
@@ -185,7 +187,7 @@ class JsonSink:
             os.close(fd)
 
 
-def _is_binary(stream) -> bool:
+def _is_binary(stream: object) -> bool:
     if isinstance(stream, io.TextIOBase):
         return False
     if isinstance(stream, (io.RawIOBase, io.BufferedIOBase)):
@@ -194,7 +196,7 @@ def _is_binary(stream) -> bool:
     return isinstance(mode, str) and "b" in mode
 
 
-def _label(event) -> str:
+def _label(event: int) -> str:
     # Only on the failure path, so it may be slow; it must not raise, whatever was passed as the event.
     try:
         return _NAMES.get(event) or str(event)

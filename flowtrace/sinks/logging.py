@@ -5,6 +5,11 @@ from __future__ import annotations
 import logging
 import sys
 import types
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 from flowtrace import _serialize, events
 
@@ -20,7 +25,7 @@ _OWN_KEYS = frozenset({"event", "event_id", "details"})
 # Msg keys that go into ``extra`` as they are (str, neither reserved nor one of
 # ours): when a msg dict has only such keys, ``extra`` is built in one step.
 # Bounded so that data used as keys cannot grow it forever.
-_plain_keys: set = set()
+_plain_keys: set[str] = set()
 _PLAIN_KEYS_MAX = 4096
 
 _getframe = sys._getframe
@@ -48,15 +53,15 @@ class _Details:
 
     __slots__ = ("msg",)
 
-    def __init__(self, msg):
+    def __init__(self, msg: dict[str, Any]) -> None:
         self.msg = msg
 
-    def __str__(self):
+    def __str__(self) -> str:
         return _serialize.dumps(self.msg).decode("utf-8")
 
 
-def _extra(name, event, msg_dict):
-    extra = {"event": name, "event_id": event, "details": msg_dict}
+def _extra(name: str, event: int, msg_dict: dict[str, Any]) -> dict[str, Any]:
+    extra: dict[str, Any] = {"event": name, "event_id": event, "details": msg_dict}
     plain = True
     for key, value in msg_dict.items():
         if not isinstance(key, str) or key in _RESERVED or key in extra:
@@ -93,17 +98,19 @@ class LoggingSink:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, logger=None):
+    def __init__(self, logger: logging.Logger | logging.LoggerAdapter[Any] | str | None = None) -> None:
         if logger is None:
             logger = logging.getLogger("flowtrace.trace")
         elif isinstance(logger, str):
             logger = logging.getLogger(logger)
         elif not (callable(getattr(logger, "isEnabledFor", None)) and callable(getattr(logger, "log", None))):
             raise ValueError("logger must be a logging.Logger or a logger name, got %r" % (logger,))
-        self.logger = logger
+        # Typed as a Logger: __call__ takes the shortcut only for a stock
+        # Logger and uses nothing but isEnabledFor and log on anything else.
+        self.logger = cast(logging.Logger, logger)
         self.name = "logging:%s" % getattr(logger, "name", type(logger).__name__)
 
-    def enabled_for(self, event) -> bool:
+    def enabled_for(self, event: int) -> bool:
         """Return whether the logger would log ``event`` now.
 
         :meth:`flowtrace.Trace.log` asks this first, so that an event nobody
@@ -113,7 +120,7 @@ class LoggingSink:
         """
         return self.logger.isEnabledFor(_LEVEL_OF.get(event, logging.INFO))
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         level = _LEVEL_OF.get(event, logging.INFO)
         if level > logging.INFO and msg_dict.get(events.EXPECTED_KEY) is True:
             level = logging.INFO  # an exception listed in Task.throws, as Celery logs it
@@ -141,7 +148,7 @@ class LoggingSink:
             fn, lno, func = _THIS_FILE, _caller_line or _read_caller_line(_getframe()), "__call__"
         else:
             fn, lno, func = "(unknown file)", 0, "(unknown function)"
-        factory = logging._logRecordFactory
+        factory = logging._logRecordFactory  # type: ignore[attr-defined]  # private, so not in typeshed
         record = factory(logger.name, level, fn, lno, "%s %s", (name, _Details(msg_dict)), None, func, None)
         attributes = record.__dict__
         if extra is None:
@@ -162,7 +169,7 @@ class LoggingSink:
         logger.handle(record)
 
 
-def _refuse_overwrite(attributes, keys):
+def _refuse_overwrite(attributes: dict[str, Any], keys: Iterable[str]) -> None:
     for key in keys:
         if key in attributes:
             raise KeyError("Attempt to overwrite %r in LogRecord" % key)
@@ -172,7 +179,7 @@ _THIS_FILE = LoggingSink.__call__.__code__.co_filename
 _caller_line = 0
 
 
-def _read_caller_line(frame) -> int:
+def _read_caller_line(frame: FrameType) -> int:
     global _caller_line
     _caller_line = frame.f_lineno
     return _caller_line

@@ -6,7 +6,9 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import context as _otel_context
 from opentelemetry import trace as _trace
@@ -14,6 +16,9 @@ from opentelemetry.trace import Link, NonRecordingSpan, SpanKind, Status, Status
 
 from flowtrace import _serialize, context, events
 from flowtrace._report import FailureCounter
+
+if TYPE_CHECKING:
+    from opentelemetry.util.types import AttributeValue
 
 _NAMES = events.NAMES
 _BY_NAME = {name: row.value for name, row in events.BY_NAME.items()}
@@ -44,7 +49,7 @@ _END_KEYS = ("state", "reason", "expected", "countdown", "eta", "requeue", "exc_
 _END_ATTRIBUTES = tuple((key, "flowtrace." + key) for key in _END_KEYS)
 
 
-def _value(value):
+def _value(value: object) -> AttributeValue | None:
     """An attribute value: scalars as they are, anything else as JSON text."""
     if type(value) is str:
         return value if len(value) <= _MAX_TEXT else value[:_MAX_TEXT] + _serialize.TRUNCATED
@@ -58,18 +63,18 @@ def _value(value):
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + _serialize.TRUNCATED
 
 
-def _attributes(msg, prefix="flowtrace."):
-    attributes = {}
+def _attributes(msg: Mapping[str, Any], prefix: str = "flowtrace.") -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {}
     for key, value in msg.items():
         if not isinstance(key, str) or key in _NOT_ATTRIBUTES:
             continue
-        value = _value(value)
-        if value is not None:
-            attributes[prefix + key] = value
+        attribute = _value(value)
+        if attribute is not None:
+            attributes[prefix + key] = attribute
     return attributes
 
 
-def _parse_iso(text):
+def _parse_iso(text: str) -> float | None:
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except Exception:
@@ -85,11 +90,11 @@ class _PresetIds:
     that its children already name as their parent.
     """
 
-    def __init__(self, wrapped):
-        self.wrapped = wrapped
+    def __init__(self, wrapped: Any) -> None:
+        self.wrapped = wrapped  # the SDK's IdGenerator
         self.local = threading.local()
 
-    def preset(self, trace_id, span_id):
+    def preset(self, trace_id: int, span_id: int) -> None:
         self.local.trace_id = trace_id
         self.local.span_id = span_id
 
@@ -170,17 +175,17 @@ class OtelSink:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, tracer_provider=None):
+    def __init__(self, tracer_provider: _trace.TracerProvider | None = None) -> None:
         if tracer_provider is not None and not callable(getattr(tracer_provider, "get_tracer", None)):
             raise ValueError("tracer_provider must be an OpenTelemetry TracerProvider, got %r" % (tracer_provider,))
         self._provider = tracer_provider
-        self._tracer = None
-        self._ids = None
+        self._tracer: _trace.Tracer | None = None
+        self._ids: _PresetIds | None = None
         self._lock = threading.Lock()
         #: span_id -> (span, start msg) for the attempts open in this process.
-        self._open = {}
+        self._open: dict[Any, tuple[_trace.Span, dict[str, Any]]] = {}
         #: dispatcher_id -> FLOW_START time (ns) of the flows started in this process.
-        self._flow_starts = {}
+        self._flow_starts: dict[Any, int] = {}
         self.name = "otel"
         self.failures = FailureCounter("sink otel")
         self.spans = 0
@@ -189,7 +194,7 @@ class OtelSink:
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
-            def forget():
+            def forget() -> None:
                 sink = ref()
                 if sink is not None:
                     sink._open = {}  # the parent's attempts are not this child's to end
@@ -199,7 +204,7 @@ class OtelSink:
 
     # --- the tracer -----------------------------------------------------------
 
-    def _get_tracer(self):
+    def _get_tracer(self) -> _trace.Tracer | None:
         tracer = self._tracer
         if tracer is not None:
             return tracer
@@ -214,12 +219,15 @@ class OtelSink:
                 generator = getattr(tracer, "id_generator", None)
                 if generator is not None:
                     if not isinstance(generator, _PresetIds):
-                        generator = tracer.id_generator = _PresetIds(generator)
+                        sdk_tracer: Any = tracer  # the SDK's Tracer has id_generator; the API's type has not
+                        generator = sdk_tracer.id_generator = _PresetIds(generator)
                     self._ids = generator
                 self._tracer = tracer
         return self._tracer
 
-    def _start(self, tracer, name, trace_id, span_id, parent, link, attributes, start_time, kind):
+    def _start(self, tracer: _trace.Tracer, name: str, trace_id: str, span_id: str, parent: context.SpanRef | None,
+               link: context.SpanRef | None, attributes: dict[str, AttributeValue], start_time: int | None,
+               kind: SpanKind) -> _trace.Span:
         parent_ctx = _trace.set_span_in_context(NonRecordingSpan(parent.span_context())) \
             if parent is not None else _ROOT_CONTEXT
         links = [Link(link.span_context())] if link is not None else None
@@ -240,7 +248,7 @@ class OtelSink:
 
     # --- events ---------------------------------------------------------------
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         try:
             if event == _START:
                 self._task_start(msg_dict)
@@ -255,7 +263,7 @@ class OtelSink:
         except Exception as exc:
             self.failures.record(_NAMES.get(event) or str(event), exc)
 
-    def _task_start(self, msg):
+    def _task_start(self, msg: dict[str, Any]) -> None:
         trace_id, span_id = msg.get("trace_id"), msg.get("span_id")
         tracer = self._get_tracer()
         if tracer is None or not trace_id or not span_id:
@@ -270,7 +278,7 @@ class OtelSink:
                                _link_of(msg), _task_attributes(msg), None, SpanKind.CONSUMER)
         self._open[span_id] = (span, msg)
 
-    def _task_end(self, event, msg):
+    def _task_end(self, event: int, msg: dict[str, Any]) -> None:
         trace_id, span_id = msg.get("trace_id"), msg.get("span_id")
         if not trace_id or not span_id:
             return self._span_event(event, msg)
@@ -295,7 +303,7 @@ class OtelSink:
         self._finish(span, event, msg)
         return None
 
-    def _finish(self, span, event, msg):
+    def _finish(self, span: _trace.Span, event: int, msg: dict[str, Any]) -> None:
         name = _NAMES.get(event) or str(event)
         get = msg.get
         if event == _END:
@@ -305,7 +313,7 @@ class OtelSink:
                 span.set_attribute("flowtrace.state", _value(state))
             span.end()
             return
-        attributes = {}
+        attributes: dict[str, AttributeValue] = {}
         for key, attribute in _END_ATTRIBUTES:
             value = get(key)
             if value is not None:
@@ -326,7 +334,7 @@ class OtelSink:
             self.span_events += 1
         span.end()
 
-    def _flow_start(self, msg):
+    def _flow_start(self, msg: dict[str, Any]) -> None:
         # The flow's span is made whole when the flow ends, which may be in
         # another process (a dispatcher wakes up wherever the broker delivers
         # it): an open span here would outlive the flow. Only the start time is
@@ -337,7 +345,7 @@ class OtelSink:
         starts[msg.get("dispatcher_id")] = time.time_ns()
         self._span_event(_FLOW_START, msg)
 
-    def _flow_end(self, event, msg):
+    def _flow_end(self, event: int, msg: dict[str, Any]) -> None:
         tracer = self._get_tracer()
         if tracer is None:
             return
@@ -369,7 +377,7 @@ class OtelSink:
         span.add_event(_NAMES.get(event) or str(event), _attributes(msg))
         span.end()
 
-    def _span_event(self, event, msg):
+    def _span_event(self, event: int, msg: dict[str, Any]) -> None:
         span = _trace.get_current_span()
         if not span.is_recording():
             entry = self._open.get(msg.get("span_id"))
@@ -397,14 +405,14 @@ class OtelSink:
             span.end()
         self.flush()
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, int]:
         """Return ``spans`` made, ``span_events`` added, ``unattached`` events (with no span to add
         them to) and the ``open`` spans."""
         return {"spans": self.spans, "span_events": self.span_events, "unattached": self.unattached,
                 "open": len(self._open)}
 
 
-def _internal():
+def _internal() -> SpanKind:
     return SpanKind.INTERNAL
 
 
@@ -412,14 +420,14 @@ def _internal():
 _ROOT_CONTEXT = _trace.set_span_in_context(_trace.INVALID_SPAN, _otel_context.Context())
 
 
-def _parent_of(msg):
+def _parent_of(msg: Mapping[str, Any]) -> context.SpanRef | None:
     parent = msg.get("parent_span_id")
     if isinstance(parent, str) and msg.get("trace_id"):
         return context.SpanRef(msg["trace_id"], parent)
     return None
 
 
-def _link_of(msg):
+def _link_of(msg: Mapping[str, Any]) -> context.SpanRef | None:
     if isinstance(msg.get("link_trace_id"), str) and isinstance(msg.get("link_span_id"), str):
         return context.SpanRef(msg["link_trace_id"], msg["link_span_id"])
     return None
@@ -435,8 +443,8 @@ _TASK_ATTRIBUTES = tuple((key, "flowtrace." + key) for key in _TASK_KEYS)
 _MESSAGING_ATTRIBUTES = tuple(_MESSAGING.items())
 
 
-def _task_attributes(msg):
-    attributes = {"messaging.system": "celery", "messaging.operation.type": "process"}
+def _task_attributes(msg: Mapping[str, Any]) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {"messaging.system": "celery", "messaging.operation.type": "process"}
     get = msg.get
     for key, name in _MESSAGING_ATTRIBUTES:
         value = get(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Any
 
 from flowtrace import _deps, _redact, events
 from flowtrace.context import current_ids
@@ -27,7 +28,7 @@ def expand_env(value: str) -> str:
         ValueError: naming the variable that is not set (never the value itself).
     """
 
-    def lookup(match):
+    def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
         try:
             return os.environ[name]
@@ -37,7 +38,7 @@ def expand_env(value: str) -> str:
     return _ENV_REF.sub(lookup, value)
 
 
-def _snapshot(value, memo, depth):
+def _snapshot(value: Any, memo: dict[int, Any], depth: int) -> Any:
     """Copy the dicts and lists in ``value``; leaves are shared.
 
     Each container is copied once (``memo`` maps ``id`` to the copy), so
@@ -59,12 +60,13 @@ def _snapshot(value, memo, depth):
     return copied
 
 
-def _redact_frame_vars(event, hint):
+def _redact_frame_vars(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
     """Apply flowtrace's redaction to the local variables Sentry attaches to stack frames.
 
-    sentry-sdk sends each frame's locals by default and its own scrubber only
-    knows exact key names, so ``db_password`` or a key added with
-    ``Trace.redact_keys`` would otherwise reach Sentry.
+    sentry-sdk sends each frame's locals by default. 2.x's scrubber only knows
+    exact key names, and 3.x filters none unless its ``data_collection``
+    option says so (and then by top-level name only), so ``db_password`` or a
+    key added with ``Trace.redact_keys`` would otherwise reach Sentry.
     """
     for section in ("exception", "threads"):
         for value in (event.get(section) or {}).get("values") or ():
@@ -73,6 +75,43 @@ def _redact_frame_vars(event, hint):
                 if isinstance(local_vars, dict):
                     frame["vars"] = _redact.redact(local_vars)
     return event
+
+
+def _event_processor(sdk: Any) -> Any:
+    """Return the processor the sink adds to its events: it redacts every frame's locals.
+
+    A message event gets the current stack when the client's
+    ``attach_stacktrace`` option is on (the default from sentry-sdk 3.0), with
+    the locals of each frame: the emitter's, and Trace.log's arguments before
+    redaction. sentry-sdk attaches that stack after the event processors have
+    run, where :func:`_redact_frame_vars` cannot reach it, so the processor
+    attaches it first, as the client would (the client then leaves it), and
+    redacts it. The version difference is settled here, once per sink.
+    """
+    from sentry_sdk import utils
+
+    current_stacktrace: Any = utils.current_stacktrace  # Any: its parameters differ between the majors
+
+    if int(sdk.VERSION.split(".", 1)[0]) >= 3:
+        # 3.x reads which locals and how much source to send from the client's data_collection.
+        def stacktrace(options: dict[str, Any]) -> Any:
+            __tracebackhide__ = True  # noqa: F841 - sentry-sdk leaves frames marked so out of the stack
+            return current_stacktrace(max_value_length=options.get("max_value_length"))
+    else:
+        def stacktrace(options: dict[str, Any]) -> Any:
+            __tracebackhide__ = True  # noqa: F841
+            return current_stacktrace(include_local_variables=options.get("include_local_variables", True),
+                                      max_value_length=options.get("max_value_length"))
+
+    def process(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+        __tracebackhide__ = True  # noqa: F841
+        options = sdk.get_client().options
+        if options.get("attach_stacktrace") and not ("exception" in event or "stacktrace" in event
+                                                     or "threads" in event):
+            event["threads"] = {"values": [{"stacktrace": stacktrace(options), "crashed": False, "current": True}]}
+        return _redact_frame_vars(event, hint)
+
+    return process
 
 
 class SentrySink:
@@ -94,6 +133,11 @@ class SentrySink:
     transaction (sentry-sdk's CeleryIntegration with tracing on) the event
     stays in that transaction, and the W3C ids are in its tags.
 
+    The local variables of the stack frames an event carries (an exception's
+    traceback, or the stack sentry-sdk attaches to a message when its
+    ``attach_stacktrace`` option is on, as it is by default from 3.0) are
+    redacted like msg dicts. Works with sentry-sdk 2.x and 3.x.
+
     Delivery is sentry-sdk's: its transport queues envelopes and sends them
     from a background thread, dropping (and counting in its client reports)
     when the queue is full, so a Sentry that is down never blocks a task.
@@ -111,7 +155,7 @@ class SentrySink:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, dsn=None, **options):
+    def __init__(self, dsn: str | None = None, **options: Any) -> None:
         self._sdk = sdk = _deps.require("sentry_sdk", "sentry", "trace_by_sentry")
         if dsn is None:
             if options:
@@ -125,20 +169,21 @@ class SentrySink:
         #: The client this sink started, which close() closes; None when the
         #: sink uses a client someone else initialised.
         self._client = sdk.get_client() if dsn is not None else None
+        self._process_event = _event_processor(sdk)
         self.name = "sentry"
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         sdk = self._sdk
         name = _NAMES.get(event) or str(event)
         level = events.INFO if msg_dict.get(events.EXPECTED_KEY) is True else _LEVEL_OF.get(event, events.INFO)
         exc = msg_dict.get(EXC_KEY)
-        # Sentry's event scrubber rewrites breadcrumb data in place (values
+        # sentry-sdk 2.x's event scrubber rewrites breadcrumb data in place (values
         # become AnnotatedValue objects), and breadcrumbs are only serialised
         # when a later event is captured. Given msg_dict itself, it would
         # change what the sinks after this one receive and, when recursive,
         # the emitter's nested containers (_redact.redact_top never modifies
         # those). The copy also keeps the values as they were at this event.
-        memo = {}
+        memo: dict[int, Any] = {}
         data = {k: _snapshot(v, memo, 1) for k, v in msg_dict.items() if exc is None or k != EXC_KEY}
         # The W3C ids, so that Sentry lines up with the trace backend: the
         # msg dict's (the attempt an event is about), else the current ones.
@@ -167,8 +212,8 @@ class SentrySink:
                 scope.set_context("trace", trace_context)
             subject = msg_dict.get("task_name") or msg_dict.get("flow_name") or ""
             scope.fingerprint = ["flowtrace", name, str(subject)]
-            scope.set_level(level)
-            scope.add_event_processor(_redact_frame_vars)  # the `level` setter is deprecated and logs a warning
+            scope.set_level(level)  # the `level` setter is deprecated in 2.x and logs a warning
+            scope.add_event_processor(self._process_event)
             if isinstance(exc, BaseException) or (isinstance(exc, tuple) and len(exc) == 3 and exc[1] is not None):
                 sdk.capture_exception(exc)
             else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flowtrace import _deps, events
 
 _METHOD = {events.INFO: "info", events.WARNING: "warning", events.ERROR: "error"}
@@ -25,14 +27,14 @@ class StructlogSink:
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, logger=None):
+    def __init__(self, logger: Any = None) -> None:
         structlog = _deps.require("structlog", "structlog", "trace_by_structlog")
         if logger is None:
             logger = structlog.get_logger("flowtrace.trace")
         self.logger = logger
         self.name = "structlog"
 
-    def __call__(self, event, msg_dict):
+    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
         name = _NAMES.get(event) or str(event)
         if "event" in msg_dict or "event_id" in msg_dict:
             fields = {("flowtrace_" + k if k in ("event", "event_id") else k): v for k, v in msg_dict.items()}

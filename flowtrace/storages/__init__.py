@@ -13,6 +13,8 @@ Each adapter is imported on first use (``flowtrace.storages.RedisStorage``),
 so that importing this package never imports redis or SQLAlchemy.
 """
 
+from typing import TYPE_CHECKING
+
 from flowtrace.storages.base import DataStorage, MissingResult, StorageError
 
 __all__ = ["DataStorage", "StorageError", "MissingResult", "InMemoryStorage", "FilesystemStorage", "RedisStorage",
@@ -26,16 +28,25 @@ _LAZY = {
 }
 
 
-def __getattr__(name):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError("module 'flowtrace.storages' has no attribute %r" % (name,))
-    import importlib
+if TYPE_CHECKING:
+    # What __getattr__ imports on first use, spelled out for type checkers.
+    from flowtrace.storages.filesystem import FilesystemStorage
+    from flowtrace.storages.memory import InMemoryStorage
+    from flowtrace.storages.redis import RedisStorage
+    from flowtrace.storages.sql import SqlStorage
+else:
+    # Hidden from type checkers, which would otherwise read any misspelt
+    # name as one this function provides.
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError("module 'flowtrace.storages' has no attribute %r" % (name,))
+        import importlib
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))

@@ -13,8 +13,13 @@ import json
 import os
 import re
 import traceback
+from types import TracebackType
+from typing import Any, Optional
 
 __all__ = ["DataStorage", "StorageError", "MissingResult", "error_record", "dumps", "loads", "expand_env"]
+
+#: ``(type, value, traceback)``, as :func:`sys.exc_info` returns it inside an ``except`` block.
+ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
 
 
 class StorageError(Exception):
@@ -101,7 +106,7 @@ class DataStorage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def retrieve(self, flow_name: str, task_name: str, task_id: str):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """Return the result stored for a task.
 
         Args:
@@ -118,7 +123,7 @@ class DataStorage(abc.ABC):
         """
 
     @abc.abstractmethod
-    def store(self, node_args, flow_name: str, task_name: str, task_id: str, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
         """Store a task's result, replacing any result stored before for the same task.
 
         Args:
@@ -134,7 +139,7 @@ class DataStorage(abc.ABC):
         .. versionadded:: 0.1.0
         """
 
-    def store_error(self, node_args, flow_name: str, task_name: str, task_id: str, exc_info):
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> object:
         """Store why a task failed; optional.
 
         This default raises :class:`NotImplementedError`, which the storage
@@ -172,7 +177,7 @@ class DataStorage(abc.ABC):
         """
 
 
-def error_record(exc_info) -> dict:
+def error_record(exc_info: ExcInfo | BaseException) -> dict[str, str | None]:
     """Return a JSON-ready dict describing an exception: ``type``, ``message`` and ``traceback``.
 
     ``type`` is ``ValueError`` for a built-in exception and
@@ -205,7 +210,7 @@ def error_record(exc_info) -> dict:
     }
 
 
-def dumps(value) -> str:
+def dumps(value: Any) -> str:
     """Encode a result as compact JSON text; the one encoding every built-in adapter uses.
 
     Tuples become lists and dict keys must be strings, numbers, booleans or
@@ -222,7 +227,7 @@ def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
-def loads(text):
+def loads(text: str | bytes) -> Any:
     """Decode what :func:`dumps` wrote (``str`` or UTF-8 ``bytes``).
 
     .. versionadded:: 0.1.0
@@ -247,7 +252,7 @@ def expand_env(value: str, what: str) -> str:
     .. versionadded:: 0.1.0
     """
 
-    def lookup(match):
+    def lookup(match: re.Match[str]) -> str:
         try:
             return os.environ[match.group(1)]
         except KeyError:

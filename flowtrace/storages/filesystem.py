@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
-from flowtrace.storages.base import DataStorage, check_connected, dumps, error_record, expand_env, loads, not_found
+from flowtrace.storages.base import (DataStorage, ExcInfo, check_connected, dumps, error_record, expand_env, loads,
+                                     not_found)
 
 __all__ = ["FilesystemStorage"]
 
@@ -35,7 +37,7 @@ class FilesystemStorage(DataStorage):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, path, fsync: bool = True):
+    def __init__(self, path: str | os.PathLike[str], fsync: bool = True) -> None:
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise ValueError("FilesystemStorage needs a folder path, got %r" % (path,))
         if isinstance(path, str):
@@ -54,10 +56,10 @@ class FilesystemStorage(DataStorage):
     def disconnect(self) -> None:
         self._connected = False
 
-    def retrieve(self, flow_name, task_name, task_id):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         return self._read(flow_name, task_name, task_id, _RESULT_SUFFIX)
 
-    def _read(self, flow_name, task_name, task_id, suffix, *not_found_what):
+    def _read(self, flow_name: str, task_name: str, task_id: str, suffix: str, *not_found_what: str) -> Any:
         check_connected(self)
         try:
             with open(self._file(flow_name, task_name, task_id, suffix), "rb") as stream:
@@ -66,19 +68,19 @@ class FilesystemStorage(DataStorage):
             raise not_found(flow_name, task_name, task_id, *not_found_what) from None
         return loads(data)
 
-    def store(self, node_args, flow_name, task_name, task_id, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
         check_connected(self)
         path = self._file(flow_name, task_name, task_id, _RESULT_SUFFIX)
         self._write(path, dumps(result))
         return path
 
-    def store_error(self, node_args, flow_name, task_name, task_id, exc_info):
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
         check_connected(self)
         path = self._file(flow_name, task_name, task_id, _ERROR_SUFFIX)
         self._write(path, dumps(error_record(exc_info)))
         return path
 
-    def retrieve_error(self, flow_name, task_name, task_id) -> dict:
+    def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """Return the error stored for a failed task, as :func:`~flowtrace.storages.base.error_record` made it.
 
         Raises:
@@ -88,7 +90,7 @@ class FilesystemStorage(DataStorage):
         """
         return self._read(flow_name, task_name, task_id, _ERROR_SUFFIX, "error")
 
-    def delete(self, flow_name, task_name, task_id) -> None:
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         check_connected(self)
         found = False
         for suffix in (_RESULT_SUFFIX, _ERROR_SUFFIX):
@@ -100,12 +102,12 @@ class FilesystemStorage(DataStorage):
         if not found:
             raise not_found(flow_name, task_name, task_id)
 
-    def _file(self, flow_name, task_name, task_id, suffix) -> str:
+    def _file(self, flow_name: str, task_name: str, task_id: str, suffix: str) -> str:
         for what, part in (("flow name", flow_name), ("task name", task_name), ("task id", task_id)):
             _check_part(what, part)
         return os.path.join(self.path, flow_name, task_name, task_id + suffix)
 
-    def _write(self, path, text) -> None:
+    def _write(self, path: str, text: str) -> None:
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         # The temporary name starts with a dot and ends in .tmp, so it never
@@ -126,7 +128,7 @@ class FilesystemStorage(DataStorage):
             raise
 
 
-def _check_part(what, part) -> None:
+def _check_part(what: str, part: object) -> None:
     # Names and ids become path components: refuse anything that could climb
     # out of the folder or hide as a dot file (a task id is caller-chosen).
     if (not isinstance(part, str) or not part or part.startswith(".") or "/" in part or "\\" in part

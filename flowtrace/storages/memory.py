@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
-from flowtrace.storages.base import DataStorage, check_connected, dumps, error_record, loads, not_found
+from flowtrace.storages.base import DataStorage, ExcInfo, check_connected, dumps, error_record, loads, not_found
 
 __all__ = ["InMemoryStorage"]
 
@@ -22,10 +23,10 @@ class InMemoryStorage(DataStorage):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._results = {}  # (flow, task, id) -> JSON text
-        self._errors = {}  # (flow, task, id) -> JSON text
+        self._results: dict[tuple[str, str, str], str] = {}  # (flow, task, id) -> JSON text
+        self._errors: dict[tuple[str, str, str], str] = {}  # (flow, task, id) -> JSON text
         self._connected = False
 
     def connect(self) -> None:
@@ -37,10 +38,11 @@ class InMemoryStorage(DataStorage):
     def disconnect(self) -> None:
         self._connected = False
 
-    def retrieve(self, flow_name, task_name, task_id):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         return self._read(self._results, flow_name, task_name, task_id)
 
-    def _read(self, table, flow_name, task_name, task_id, *not_found_what):
+    def _read(self, table: dict[tuple[str, str, str], str], flow_name: str, task_name: str, task_id: str,
+              *not_found_what: str) -> Any:
         check_connected(self)
         try:
             text = table[(flow_name, task_name, task_id)]
@@ -48,21 +50,21 @@ class InMemoryStorage(DataStorage):
             raise not_found(flow_name, task_name, task_id, *not_found_what) from None
         return loads(text)
 
-    def store(self, node_args, flow_name, task_name, task_id, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
         check_connected(self)
         text = dumps(result)
         with self._lock:
             self._results[(flow_name, task_name, task_id)] = text
         return task_id
 
-    def store_error(self, node_args, flow_name, task_name, task_id, exc_info):
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
         check_connected(self)
         text = dumps(error_record(exc_info))
         with self._lock:
             self._errors[(flow_name, task_name, task_id)] = text
         return task_id
 
-    def retrieve_error(self, flow_name, task_name, task_id) -> dict:
+    def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """Return the error stored for a failed task, as :func:`~flowtrace.storages.base.error_record` made it.
 
         Raises:
@@ -72,7 +74,7 @@ class InMemoryStorage(DataStorage):
         """
         return self._read(self._errors, flow_name, task_name, task_id, "error")
 
-    def delete(self, flow_name, task_name, task_id) -> None:
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         check_connected(self)
         key = (flow_name, task_name, task_id)
         with self._lock:

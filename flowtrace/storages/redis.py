@@ -5,12 +5,17 @@ Needs the ``redis`` package: ``pip install 'flowtrace[redis]'``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flowtrace._deps import require
-from flowtrace.storages.base import DataStorage, check_connected, dumps, error_record, expand_env, loads, not_found
+from flowtrace.storages.base import (DataStorage, ExcInfo, check_connected, dumps, error_record, expand_env, loads,
+                                     not_found)
 
-redis = require("redis", "redis", "flowtrace.storages.redis")
+if TYPE_CHECKING:
+    import redis
+else:
+    redis = require("redis", "redis", "flowtrace.storages.redis")
 
 __all__ = ["RedisStorage"]
 
@@ -43,7 +48,7 @@ class RedisStorage(DataStorage):
     """
 
     def __init__(self, url: str = "redis://localhost:6379/0", prefix: str = "flowtrace:result",
-                 expire: float | None = None, socket_timeout: float = 5.0):
+                 expire: float | None = None, socket_timeout: float = 5.0) -> None:
         if not isinstance(url, str) or not url:
             raise ValueError("RedisStorage needs a Redis URL, got %r" % (url,))
         if not isinstance(prefix, str) or not prefix:
@@ -57,7 +62,7 @@ class RedisStorage(DataStorage):
         self.prefix = prefix
         self.expire = expire
         self.socket_timeout = socket_timeout
-        self._client = None
+        self._client: redis.Redis | None = None
 
     def connect(self) -> None:
         client = redis.Redis.from_url(self.url, socket_timeout=self.socket_timeout,
@@ -86,22 +91,21 @@ class RedisStorage(DataStorage):
         """
         return ":".join([self.prefix] + [quote(str(part), safe="") for part in (flow_name, task_name, task_id)])
 
-    def retrieve(self, flow_name, task_name, task_id):
-        check_connected(self)
-        data = self._client.hget(self.key(flow_name, task_name, task_id), "result")
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        data = self._connected_client().hget(self.key(flow_name, task_name, task_id), "result")
         if data is None:
             raise not_found(flow_name, task_name, task_id)
         return loads(data)
 
-    def store(self, node_args, flow_name, task_name, task_id, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
         check_connected(self)
         return self._set(flow_name, task_name, task_id, "result", dumps(result))
 
-    def store_error(self, node_args, flow_name, task_name, task_id, exc_info):
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
         check_connected(self)
         return self._set(flow_name, task_name, task_id, "error", dumps(error_record(exc_info)))
 
-    def retrieve_error(self, flow_name, task_name, task_id) -> dict:
+    def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """Return the error stored for a failed task, as :func:`~flowtrace.storages.base.error_record` made it.
 
         Raises:
@@ -109,24 +113,29 @@ class RedisStorage(DataStorage):
 
         .. versionadded:: 0.1.0
         """
-        check_connected(self)
-        data = self._client.hget(self.key(flow_name, task_name, task_id), "error")
+        data = self._connected_client().hget(self.key(flow_name, task_name, task_id), "error")
         if data is None:
             raise not_found(flow_name, task_name, task_id, "error")
         return loads(data)
 
-    def delete(self, flow_name, task_name, task_id) -> None:
-        check_connected(self)
-        if not self._client.delete(self.key(flow_name, task_name, task_id)):
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        if not self._connected_client().delete(self.key(flow_name, task_name, task_id)):
             raise not_found(flow_name, task_name, task_id)
 
-    def _set(self, flow_name, task_name, task_id, field, text) -> str:
+    def _connected_client(self) -> redis.Redis:
+        check_connected(self)
+        client = self._client
+        assert client is not None  # check_connected() raised otherwise
+        return client
+
+    def _set(self, flow_name: str, task_name: str, task_id: str, field: str, text: str) -> str:
+        client = self._connected_client()
         key = self.key(flow_name, task_name, task_id)
         if self.expire is None:
-            self._client.hset(key, field, text)
+            client.hset(key, field, text)
         else:
             # One transaction, so that a key never exists without its expiry.
-            pipe = self._client.pipeline(transaction=True)
+            pipe = client.pipeline(transaction=True)
             pipe.hset(key, field, text)
             pipe.pexpire(key, int(self.expire * 1000))
             pipe.execute()

@@ -8,11 +8,19 @@ from __future__ import annotations
 import datetime
 import os
 import threading
+from typing import TYPE_CHECKING, Any
 
 from flowtrace._deps import require
-from flowtrace.storages.base import DataStorage, check_connected, dumps, error_record, expand_env, loads, not_found
+from flowtrace.storages.base import (DataStorage, ExcInfo, check_connected, dumps, error_record, expand_env, loads,
+                                     not_found)
 
-sa = require("sqlalchemy", "sql", "flowtrace.storages.sql")
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql, sqlite
+else:
+    sa = require("sqlalchemy", "sql", "flowtrace.storages.sql")
 
 __all__ = ["SqlStorage"]
 
@@ -52,7 +60,7 @@ class SqlStorage(DataStorage):
     """
 
     def __init__(self, url: str, table: str = "flowtrace_results", schema: str | None = None, echo: bool = False,
-                 engine_options: dict | None = None):
+                 engine_options: dict[str, Any] | None = None) -> None:
         if not isinstance(url, str) or not url:
             raise ValueError("SqlStorage needs a SQLAlchemy URL, got %r" % (url,))
         if not isinstance(table, str) or not table:
@@ -61,8 +69,8 @@ class SqlStorage(DataStorage):
         self.echo = bool(echo)
         self.engine_options = dict(engine_options or {})
         self.table = _make_table(table, schema)
-        self._engine = None
-        self._pid = None
+        self._engine: sa.Engine | None = None
+        self._pid: int | None = None
         self._lock = threading.Lock()
 
     def connect(self) -> None:
@@ -89,10 +97,10 @@ class SqlStorage(DataStorage):
         if engine is not None:
             engine.dispose()
 
-    def retrieve(self, flow_name, task_name, task_id):
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         return self._read(flow_name, task_name, task_id, "result")
 
-    def retrieve_error(self, flow_name, task_name, task_id) -> dict:
+    def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
         """Return the error stored for a failed task, as :func:`~flowtrace.storages.base.error_record` made it.
 
         Raises:
@@ -102,16 +110,16 @@ class SqlStorage(DataStorage):
         """
         return self._read(flow_name, task_name, task_id, "error")
 
-    def store(self, node_args, flow_name, task_name, task_id, result):
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
         dumps(result)  # refuse what JSON cannot hold before the database sees it
         self._write(flow_name, task_name, task_id, "result", result)
         return task_id
 
-    def store_error(self, node_args, flow_name, task_name, task_id, exc_info):
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
         self._write(flow_name, task_name, task_id, "error", error_record(exc_info))
         return task_id
 
-    def delete(self, flow_name, task_name, task_id) -> None:
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         engine = self._engine_here()
         with engine.begin() as connection:
             deleted = connection.execute(sa.delete(self.table).where(*self._match(flow_name, task_name, task_id)))
@@ -120,9 +128,10 @@ class SqlStorage(DataStorage):
 
     # ---------------------------------------------------------------------
 
-    def _engine_here(self):
+    def _engine_here(self) -> sa.Engine:
         check_connected(self)
         engine = self._engine
+        assert engine is not None  # check_connected() raised otherwise
         if self._pid != os.getpid():
             # A forked child must not use the parent's pooled connections
             # (SQLAlchemy's "Using Connection Pools with Multiprocessing").
@@ -132,11 +141,11 @@ class SqlStorage(DataStorage):
                     self._pid = os.getpid()
         return engine
 
-    def _match(self, flow_name, task_name, task_id):
+    def _match(self, flow_name: str, task_name: str, task_id: str) -> tuple[sa.ColumnElement[bool], ...]:
         columns = self.table.c
         return columns.flow_name == flow_name, columns.task_name == task_name, columns.task_id == task_id
 
-    def _read(self, flow_name, task_name, task_id, column_name):
+    def _read(self, flow_name: str, task_name: str, task_id: str, column_name: str) -> Any:
         engine = self._engine_here()
         column = self.table.c[column_name]
         query = sa.select(column, column.is_(None)).where(*self._match(flow_name, task_name, task_id))
@@ -146,7 +155,7 @@ class SqlStorage(DataStorage):
             raise not_found(flow_name, task_name, task_id, column_name)
         return row[0]
 
-    def _write(self, flow_name, task_name, task_id, column_name, value):
+    def _write(self, flow_name: str, task_name: str, task_id: str, column_name: str, value: Any) -> None:
         engine = self._engine_here()
         other = "error" if column_name == "result" else "result"
         row = {"flow_name": flow_name, "task_name": task_name, "task_id": task_id, column_name: value,
@@ -167,12 +176,14 @@ class SqlStorage(DataStorage):
                     connection.execute(sa.insert(self.table).values(**row))
 
 
-def _dialect_insert(dialect):
+def _dialect_insert(dialect: str) -> Callable[[sa.Table], postgresql.Insert | sqlite.Insert]:
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 class _JsonText(sa.types.TypeDecorator):
@@ -187,16 +198,16 @@ class _JsonText(sa.types.TypeDecorator):
     impl = sa.Text
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str:
         # SQL NULL is passed as sa.null() and never reaches this method, so
         # None here is a result of None: JSON null.
         return dumps(value)
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
         return None if value is None else loads(value)
 
 
-def _make_table(name, schema):
+def _make_table(name: str, schema: str | None) -> sa.Table:
     # JSONB on PostgreSQL, so that results can be queried and indexed there.
     from sqlalchemy.dialects.postgresql import JSONB
 

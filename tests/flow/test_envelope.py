@@ -70,7 +70,8 @@ class TestOutputSchema:
     def test_the_message_never_shows_result_values(self, app):
         """The error names paths and schema keywords only; the values found (a card number here) stay out."""
         outcome = run(app, {"amount": -1, "card": 4111111111111111})
-        message = str(outcome.result)
+        # The schema's path is left out: a temporary folder's name may hold "-1".
+        message = str(outcome.result).replace(str(app.tasks["Charge"].flow_task.output_schema), "<schema>")
         assert ("2 problems", False, False) == (
             message.split("(")[1].split(")")[0], "4111111111111111" in message, "-1" in message)
 

@@ -180,13 +180,23 @@ def _setup_sentry(path):
     write = _line_writer(path)
 
     class FileTransport(Transport):
-        """Writes what sentry-sdk would send, synchronously, to the test's file."""
+        """Writes what sentry-sdk would send, synchronously, to the test's file.
+
+        One line per error event and per transaction (sentry-sdk 2.x), and one
+        per span of a ``span`` item (3.x streams spans, in batches per trace,
+        instead of sending transactions).
+        """
 
         def capture_envelope(self, envelope):
             for item in envelope.items:
                 payload = item.payload.json
-                if item.type in ("event", "transaction") and payload is not None:
+                if payload is None:
+                    continue
+                if item.type in ("event", "transaction"):
                     write({"item": item.type, "payload": payload})
+                elif item.type == "span":
+                    for span in payload["items"]:
+                        write({"item": "span", "payload": span})
 
         def flush(self, timeout, callback=None):
             return None

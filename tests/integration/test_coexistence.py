@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.integration.harness import hook_failures
+from tests.sinks.sentry_compat import by_major
 
 pytestmark = pytest.mark.integration
 
@@ -45,18 +46,40 @@ def wait_lines(path, count, timeout=30.0):
 
 
 def sentry_view(path, sent):
-    """Per task name: the sorted (item, name or exception, level or status) that sentry-sdk sent."""
+    """Per task name: the sorted items sentry-sdk sent.
+
+    An error event is ``("event", exception types, level)``. sentry-sdk 2.x
+    sends a transaction per attempt: ``("transaction", name, status)``. 3.x
+    streams spans instead: ``("segment" or "span", name, op, status)``; a
+    segment per attempt, its queue.process child, and the queue.publish spans
+    of a retry. Spans carry no task id tag: a trace belongs to the task whose
+    id one of its spans has as ``messaging.message.id``.
+    """
+    records = read_lines(path)
+    task_of_trace = {}
+    for record in records:
+        if record["item"] == "span":
+            message_id = record["payload"].get("attributes", {}).get("messaging.message.id", {}).get("value")
+            if message_id is not None:
+                task_of_trace[record["payload"]["trace_id"]] = sent[message_id]
     view = collections.defaultdict(list)
     traces = collections.defaultdict(set)
-    for record in read_lines(path):
+    for record in records:
         payload = record["payload"]
-        name = sent[payload["tags"]["celery_task_id"]]
         if record["item"] == "event":
             types = tuple(value["type"] for value in payload["exception"]["values"])
-            view[name].append(("event", types, payload["level"]))
-        else:
+            view[sent[payload["tags"]["celery_task_id"]]].append(("event", types, payload["level"]))
+        elif record["item"] == "transaction":
+            name = sent[payload["tags"]["celery_task_id"]]
             view[name].append(("transaction", payload["transaction"], payload["contexts"]["trace"]["status"]))
             traces[name].add(payload["contexts"]["trace"]["trace_id"])
+        else:
+            assert "span" == record["item"], record
+            name = task_of_trace[payload["trace_id"]]
+            kind = "segment" if payload["is_segment"] else "span"
+            view[name].append((kind, payload["name"], payload["attributes"]["sentry.op"]["value"], payload["status"]))
+            if payload["is_segment"]:
+                traces[name].add(payload["trace_id"])
     result = {name: sorted(items) for name, items in view.items()}
     # The retry is published from inside the first attempt: sentry-sdk carries its trace over.
     result["retry traces"] = len(traces["it.retry_once"])
@@ -92,15 +115,37 @@ def flowtrace_view(run, sent):
     return view
 
 
-SENTRY_ALONE = {
-    "it.ok": [("transaction", "it.ok", "ok")],
-    "it.fail": [("event", ("ValueError",), "error"), ("transaction", "it.fail", "internal_error")],
-    "it.expected": [("transaction", "it.expected", "internal_error")],
-    "it.retry_once": [("transaction", "it.retry_once", "aborted"), ("transaction", "it.retry_once", "ok")],
-    "it.ignore": [("transaction", "it.ignore", "aborted")],
-    "it.reject": [("transaction", "it.reject", "aborted")],
-    "retry traces": 1,
-}
+def _attempt(name, status):
+    """What sentry-sdk 3.x streams for one attempt: the task's segment span and its queue.process child."""
+    return [("segment", name, "queue.process", status), ("span", name, "queue.process", status)]
+
+
+# 3.x knows only the span statuses "ok" and "error": Retry, Ignore and Reject
+# are control flow to it (2.x: "aborted"), and an error is "error" (2.x:
+# "internal_error"), also for an exception the task declares in throws.
+SENTRY_ALONE = by_major(
+    v2={
+        "it.ok": [("transaction", "it.ok", "ok")],
+        "it.fail": [("event", ("ValueError",), "error"), ("transaction", "it.fail", "internal_error")],
+        "it.expected": [("transaction", "it.expected", "internal_error")],
+        "it.retry_once": [("transaction", "it.retry_once", "aborted"), ("transaction", "it.retry_once", "ok")],
+        "it.ignore": [("transaction", "it.ignore", "aborted")],
+        "it.reject": [("transaction", "it.reject", "aborted")],
+        "retry traces": 1,
+    },
+    v3={
+        "it.ok": _attempt("it.ok", "ok"),
+        "it.fail": [("event", ("ValueError",), "error")] + _attempt("it.fail", "error"),
+        "it.expected": _attempt("it.expected", "error"),
+        # The retry is published from inside the first attempt: Task.apply_async,
+        # Celery.send_task and kombu's Producer.publish each make a queue.publish span.
+        "it.retry_once": sorted(_attempt("it.retry_once", "ok") * 2
+                                + [("span", "it.retry_once", "queue.publish", "ok")] * 3),
+        "it.ignore": _attempt("it.ignore", "ok"),
+        "it.reject": _attempt("it.reject", "ok"),
+        "retry traces": 1,
+    },
+)
 
 OTEL_ALONE = {
     "it.ok": [("run/it.ok", "CONSUMER", "UNSET", "SUCCESS", ())],

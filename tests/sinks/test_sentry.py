@@ -3,13 +3,20 @@
 import sys
 import traceback
 import uuid
+import warnings
 
 import pytest
 import sentry_sdk
-from sentry_sdk.scrubber import EventScrubber
 
 from flowtrace import MissingDependency, Trace
 from flowtrace.sinks.sentry import expand_env
+from tests.sinks.sentry_compat import (
+    ATTACHES_STACKTRACE_BY_DEFAULT,
+    by_major,
+    no_sentry_filtering,
+    start_root_span,
+    strongest_sentry_filtering,
+)
 from tests.sinks.sentry_receiver import SentryReceiver, refusing_port
 
 # gzip, chosen explicitly: with the Brotli package installed sentry-sdk would
@@ -200,8 +207,8 @@ class TestSentrySink:
 
     def test_redacted_secrets_never_reach_sentry(self, receiver):
         """Values under secret keys, flowtrace's and the user's, appear in no byte sent to Sentry."""
-        # Sentry's own scrubber is turned off, so only flowtrace's redaction stands between the secrets and Sentry.
-        Trace.trace_by_sentry(receiver.dsn, event_scrubber=EventScrubber(denylist=[], pii_denylist=[]), **OPTIONS)
+        # Sentry's own filtering is turned off, so only flowtrace's redaction stands between the secrets and Sentry.
+        Trace.trace_by_sentry(receiver.dsn, **no_sentry_filtering(), **OPTIONS)
         Trace.redact_keys("ssn")
         secrets = {key: _secret(key) for key in ("password", "db_password", "api_key", "dsn", "ssn", "auth")}
 
@@ -225,7 +232,7 @@ class TestSentrySink:
 
     def test_frame_locals_are_redacted(self, receiver):
         """Local variables Sentry attaches to traceback frames are redacted with flowtrace's key list."""
-        Trace.trace_by_sentry(receiver.dsn, event_scrubber=EventScrubber(denylist=[], pii_denylist=[]), **OPTIONS)
+        Trace.trace_by_sentry(receiver.dsn, **no_sentry_filtering(), **OPTIONS)
         Trace.redact_keys("ssn")
         secret_password, secret_ssn = _secret("pw"), _secret("ssn")
 
@@ -241,9 +248,64 @@ class TestSentrySink:
         assert ([], "[redacted]", {"customer_ssn": "[redacted]", "name": "'ann'"}) == (
             leaked, frame["vars"]["db_password"], frame["vars"]["customer"])
 
+    @pytest.mark.parametrize("attach", [True, False, None], ids=["attach_stacktrace", "no_stacktrace", "default"])
+    def test_message_stack_locals_are_redacted(self, receiver, attach):
+        """The stack Sentry attaches to a message event (`attach_stacktrace`, on by default from 3.0) is redacted too.
+
+        It holds the locals of every frame down to the sink: the emitter's,
+        and Trace.log's arguments before redaction.
+        """
+        options = dict(OPTIONS, **no_sentry_filtering())
+        if attach is not None:
+            options["attach_stacktrace"] = attach
+        Trace.trace_by_sentry(receiver.dsn, **options)
+        Trace.redact_keys("ssn")
+        secret_password, secret_ssn = _secret("pw"), _secret("ssn")
+
+        def give_up():
+            db_password = secret_password
+            customer = {"customer_ssn": secret_ssn, "name": "ann"}
+            Trace.log(Trace.FLOW_FAILURE, {"flow_name": "orders", "db_password": db_password}, customer=customer)
+
+        give_up()
+        event, = _delivered(receiver, 1)
+        frames = [frame for thread in event.get("threads", {}).get("values", [])
+                  for frame in thread["stacktrace"]["frames"]]
+        leaked = [s for s in (secret_password, secret_ssn) if any(s.encode() in b for b in receiver.bodies())]
+        emitter = [frame["vars"] for frame in frames if frame["function"] == "give_up"]
+        attached = ATTACHES_STACKTRACE_BY_DEFAULT if attach is None else attach
+        expected_emitter = {"db_password": "[redacted]", "customer": {"customer_ssn": "[redacted]", "name": "'ann'"},
+                            "secret_password": "[redacted]", "secret_ssn": "[redacted]"}
+        # The stack ends where sentry-sdk's own would, in the sink: the frames that built it are hidden.
+        assert ([], [expected_emitter] if attached else [], [("flowtrace.sinks.sentry", "__call__")] if attached else [],
+                "FLOW_FAILURE orders") == (
+            leaked, emitter, [(frame["module"], frame["function"]) for frame in frames[-1:]], event.get("message"))
+
+    def test_what_sentry_filters_by_default(self, receiver):
+        """With Sentry's default options 2.x filters top-level breadcrumb data and frame locals by its deny list; 3.x neither."""
+        Trace.trace_by_sentry(receiver.dsn, **OPTIONS)
+
+        def connect():
+            session = "s-1"  # noqa: F841 - not a flowtrace secret, but on 2.x's deny list
+            raise ConnectionError("db down")
+
+        Trace.log(Trace.TASK_START, task_name="Charge", session="s-2", node_args={"session": "s-3"})
+        Trace.log(Trace.TASK_FAILURE, task_name="Charge", exc_info=_caught(connect))
+
+        event, = _delivered(receiver, 1)
+        failure = ("flowtrace", "TASK_FAILURE", "warning", {"task_name": "Charge"})
+        assert by_major(
+            v2=([("flowtrace", "TASK_START", "info",
+                  {"task_name": "Charge", "session": "[Filtered]", "node_args": {"session": "s-3"}}), failure],
+                {"session": "[Filtered]"}),
+            v3=([("flowtrace", "TASK_START", "info",
+                  {"task_name": "Charge", "session": "s-2", "node_args": {"session": "s-3"}}), failure],
+                {"session": "'s-1'"}),
+        ) == (_crumbs(event), event["exception"]["values"][0]["stacktrace"]["frames"][-1]["vars"])
+
     def test_later_sinks_get_the_msg_unchanged(self, receiver):
         """Sentry's scrubbing of breadcrumbs changes neither what later sinks receive nor the emitter's containers."""
-        Trace.trace_by_sentry(receiver.dsn, event_scrubber=EventScrubber(recursive=True), **OPTIONS)
+        Trace.trace_by_sentry(receiver.dsn, **strongest_sentry_filtering(), **OPTIONS)
         received = []
         Trace.trace_by_func(lambda event, msg: received.append((event, msg)))
         node_args = {"session": "s-1"}
@@ -259,12 +321,19 @@ class TestSentrySink:
             (Trace.TASK_FAILURE, {"task_name": "Charge", "session": "s-3", "credentials": "c-2"}),
         ] == received
         assert ({"session": "s-1"}, [{"csrf": "c-1"}]) == (node_args, pages)
-        # Sentry did scrub its own copy: the filter is on, flowtrace just keeps it to Sentry.
-        assert [
-            {"task_name": "Charge", "session": "[Filtered]",
-             "node_args": {"session": "[Filtered]"}, "pages": [{"csrf": "[Filtered]"}]},
-            {"task_name": "Charge", "session": "[Filtered]", "credentials": "[Filtered]"},
-        ] == [data for _, _, _, data in _crumbs(events[0])]
+        # 2.x did scrub its own copy: the filter is on, flowtrace just keeps it to Sentry.
+        # 3.x has no breadcrumb filter and sends the data as it was logged.
+        assert by_major(
+            v2=[
+                {"task_name": "Charge", "session": "[Filtered]",
+                 "node_args": {"session": "[Filtered]"}, "pages": [{"csrf": "[Filtered]"}]},
+                {"task_name": "Charge", "session": "[Filtered]", "credentials": "[Filtered]"},
+            ],
+            v3=[
+                {"task_name": "Charge", "session": "s-2", "node_args": {"session": "s-1"}, "pages": [{"csrf": "c-1"}]},
+                {"task_name": "Charge", "session": "s-3", "credentials": "c-2"},
+            ],
+        ) == [data for _, _, _, data in _crumbs(events[0])]
 
     def test_breadcrumb_keeps_the_values_of_its_event(self, receiver):
         """A breadcrumb shows the msg as it was when logged, even if the emitter changes its containers later."""
@@ -282,14 +351,27 @@ class TestSentrySink:
         ] == _crumbs(_delivered(receiver, 1)[0])
 
     def test_no_deprecated_sentry_api_is_used(self, receiver, caplog):
-        """Capturing an event makes sentry-sdk log no deprecation warning, even in its debug mode."""
-        Trace.trace_by_sentry(receiver.dsn, debug=True, **OPTIONS)
+        """The sink makes sentry-sdk warn of no deprecation, logged (in its debug mode) or as a DeprecationWarning.
 
-        with caplog.at_level("DEBUG", logger="sentry_sdk.errors"):
-            Trace.log(Trace.FLOW_FAILURE, flow_name="orders")
-            _delivered(receiver, 1)
+        sentry-sdk 2.x says so in log records, or with warnings.warn; 3.x with
+        warnings.warn. Every path of the sink is taken: a message with its
+        stack attached, an exception, tags and the W3C trace context.
+        """
+        with caplog.at_level("DEBUG", logger="sentry_sdk.errors"), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Trace.trace_by_sentry(receiver.dsn, debug=True, attach_stacktrace=True, **OPTIONS)
+            Trace.log(Trace.TASK_START, task_name="Charge", flow_name="orders")
+            Trace.log(Trace.FLOW_FAILURE, flow_name="orders", dispatcher_id="d-1")
+            Trace.log(Trace.TASK_FAILURE, task_name="Charge", trace_id="ab" * 16, span_id="cd" * 8,
+                      parent_span_id="ef" * 8, exc_info=_caught(_charge_card))
+            events = _delivered(receiver, 2)
 
-        assert [] == [r.getMessage() for r in caplog.records if "deprecat" in r.getMessage().lower()]
+        assert ([], [], [(None, "FLOW_FAILURE orders"), ("ValueError", None)]) == (
+            [r.getMessage() for r in caplog.records if "deprecat" in r.getMessage().lower()],
+            ["%s: %s" % (w.category.__name__, w.message) for w in caught
+             if issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning))
+             or "deprecat" in str(w.message).lower()],
+            [(e.get("exception", {}).get("values", [{}])[0].get("type"), e.get("message")) for e in events])
 
     def test_sentry_down_does_not_reach_the_emitter(self):
         """With nothing listening at the DSN, Trace.log and Trace.flush return and later sinks still get every event."""
@@ -478,6 +560,19 @@ class TestW3CTraceContext:
         assert ([{"storage_name": "db", "trace_id": "12" * 16, "span_id": "34" * 8},
                  {"node_name": "charge", "trace_id": "12" * 16, "span_id": "34" * 8}], "12" * 16) == (
             [c[3] for c in _crumbs(event)], event["contexts"]["trace"]["trace_id"])
+
+    def test_inside_a_sentry_span_sentry_keeps_its_own(self, receiver):
+        """Inside a Sentry span (a transaction in 2.x, a segment span in 3.x) the event stays in Sentry's trace.
+
+        The W3C ids are then in its tags only.
+        """
+        Trace.trace_by_sentry(receiver.dsn, traces_sample_rate=1.0, **OPTIONS)
+        with start_root_span("checkout") as root:
+            Trace.log(Trace.TASK_FAILURE, task_name="Charge", trace_id="ab" * 16, span_id="cd" * 8)
+        event, = _delivered(receiver, 1)
+        assert ((root.trace_id, root.span_id), {"event": "TASK_FAILURE", "task_name": "Charge",
+                                                "trace_id": "ab" * 16, "span_id": "cd" * 8}) == (
+            (event["contexts"]["trace"]["trace_id"], event["contexts"]["trace"]["span_id"]), event["tags"])
 
     def test_outside_a_trace_sentry_keeps_its_own(self, receiver):
         """With no W3C trace, the Sentry event keeps sentry-sdk's own trace context."""

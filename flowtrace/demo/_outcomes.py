@@ -1,52 +1,25 @@
-"""``flowtrace demo``: run a flow, or every outcome of a Celery task, through a real worker process.
+"""``flowtrace demo outcomes``: every outcome of a Celery task, through a real worker process.
 
-``flowtrace demo`` (``flowtrace demo flow``) runs the document ingestion flow
-of ``examples/flow_demo``; :mod:`flowtrace._flowdemo` describes it.
-
-``flowtrace demo outcomes`` is the tour of task outcomes. It runs in a fresh
-folder: Celery's embedded ``filesystem://`` broker, a ``file://`` result
-backend and the JSON lines file of the events. It starts ``celery worker``
-(prefork pool, two processes) on the app in
-``examples/celery_demo/demo_app.py`` as a subprocess in a session of its own,
-then sends, from this process, a task that succeeds, one that is retried
-once and then succeeds, one that fails, one that is ignored, one that is
-rejected, one revoked while it waits for its countdown and one that expired
+The tour runs in a fresh folder: Celery's embedded ``filesystem://`` broker, a
+``file://`` result backend and the JSON lines file of the events. It starts
+``celery worker`` (prefork pool, two processes) on ``demo_app``, one of the
+demo apps shipped in :data:`flowtrace.demo.APPS`, as a subprocess in a session
+of its own, then sends, from this process, a task that succeeds, one that is
+retried once and then succeeds, one that fails, one that is ignored, one that
+is rejected, one revoked while it waits for its countdown and one that expired
 before it was sent. Both processes are instrumented and append to the same
 events file, so it holds every event from TASK_PUBLISH to the task's end.
-
-Either way, once everything is in, the worker is stopped by its process id
-(see :mod:`flowtrace._demoworker`), and the demo prints the events as JSON
-lines, the ``flowtrace view`` trees of the same lines and a summary.
-Progress goes to standard error.
-
-The command line imports this module, and through it Celery, only when the
-demo runs, so that ``flowtrace events`` stays quick.
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import shutil
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import IO, NamedTuple, Optional
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, running, note
+from flowtrace.demo._worker import PROG, DemoFailed, EventsFile, Worker, load_module, print_report, running
 
-__all__ = ["run", "CASES", "Case", "DemoFailed", "DEMOS", "FLOW", "OUTCOMES"]
-
-#: The two demos, as ``flowtrace demo`` names them; the first is the default.
-FLOW = "flow"
-OUTCOMES = "outcomes"
-DEMOS = (FLOW, OUTCOMES)
-
-#: The module ``celery -A`` loads for the outcome tour, found in :data:`EXAMPLE_DIR`.
-APP_MODULE = "demo_app"
-#: Where the outcome tour's app lives: ``examples/celery_demo`` of a source checkout.
-EXAMPLE_DIR = SOURCE_ROOT / "examples" / "celery_demo"
 
 #: Seconds to wait for each outcome, and for its stored result.
 OUTCOME_TIMEOUT = 30.0
@@ -94,80 +67,30 @@ CASES = (
 )
 
 
-# --- the command --------------------------------------------------------------
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``flowtrace demo``: print the events of a flow (or of every task outcome), their trees and a summary.
-
-    Args:
-        args: the parsed command line; ``args.which`` is :data:`FLOW` or
-            :data:`OUTCOMES` (``FLOW`` when missing), and ``args.keep`` the
-            folder to run in and keep, or ``None`` for a temporary one.
-
-    Returns:
-        0 when the flow (or every task) ended as it should.
-
-    Raises:
-        flowtrace.cli.CliError: when the worker did not start, the flow or an
-            outcome did not arrive in time or was not the expected one, the
-            example app is missing, or ``--keep`` names a folder that is not
-            empty.
-
-    .. versionadded:: 0.1.0
-    """
-    from flowtrace.cli import CliError
-
-    which = getattr(args, "which", None) or FLOW
-    if which == FLOW:
-        from flowtrace import _flowdemo
-
-        demo_class, app_file = _flowdemo.FlowDemo, _flowdemo.EXAMPLE_DIR / (_flowdemo.APP_MODULE + ".py")
-    else:
-        demo_class, app_file = OutcomeDemo, EXAMPLE_DIR / (APP_MODULE + ".py")
-    if not app_file.is_file():
-        raise CliError("the demo app is not at %s; flowtrace demo runs from a source checkout of flowtrace"
-                       % app_file)
-    if args.keep:
-        folder = Path(args.keep).resolve()
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            raise CliError("--keep needs a new or empty folder, and %s is not one" % folder)
-        folder.mkdir(parents=True, exist_ok=True)
-    else:
-        folder = Path(tempfile.mkdtemp(prefix="flowtrace-demo-"))
-    try:
-        demo = demo_class(folder)
-        try:
-            demo.run()
-        except DemoFailed as exc:
-            note("failed; the worker's last log lines:\n%s" % demo.worker.log_tail())
-            raise CliError(str(exc)) from None
-        demo.print_report(sys.stdout)
-    finally:
-        if args.keep:
-            note("the demo's files are in %s" % folder)
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
-    return 0
-
-
 # --- the run ------------------------------------------------------------------
 
 
 class OutcomeDemo:
-    """One run of the outcome tour in ``folder``: the worker, the producer app and the events file."""
+    """One run of the outcome tour in ``folder``, with the demo apps in ``app_dir``.
 
-    def __init__(self, folder: Path):
+    It holds the worker, the producer app and the events file.
+    """
+
+    #: The module ``celery -A`` loads, in the demo apps' folder.
+    APP_MODULE = "demo_app"
+
+    def __init__(self, folder: Path, app_dir: Path):
+        self.app_dir = app_dir
         self.folder = folder
         self.broker_dir = folder / "broker"
         self.results_dir = folder / "results"
         self.events_path = folder / "events.jsonl"
         self.events = EventsFile(self.events_path)
         ready_path = folder / "worker.ready"
-        self.worker = Worker(folder, EXAMPLE_DIR, APP_MODULE, {
+        self.worker = Worker(folder, app_dir, self.APP_MODULE, {
             "FLOWTRACE_DEMO_BROKER": str(self.broker_dir), "FLOWTRACE_DEMO_RESULTS": str(self.results_dir),
             "FLOWTRACE_DEMO_EVENTS": str(self.events_path), "FLOWTRACE_DEMO_READY": str(ready_path)}, ready_path)
-        self.task_ids = {}
+        self.task_ids: dict[str, str] = {}
         self.elapsed = 0.0
 
     def run(self) -> None:
@@ -177,7 +100,7 @@ class OutcomeDemo:
             DemoFailed: when the worker does not start or an outcome is missing or wrong.
         """
         started = time.monotonic()
-        module = _load_app_module()
+        module = load_module(self.app_dir / (self.APP_MODULE + ".py"), "flowtrace_demo_app")
         app = module.make_app(str(self.broker_dir), str(self.results_dir))
         # This process is the producer, traced as the worker is: its
         # TASK_PUBLISH events go to the same file as the worker's events.
@@ -229,7 +152,7 @@ class OutcomeDemo:
 
     def _wait_event(self, case: Case, names) -> str:
         task_id = self.task_ids[case.label]
-        found = []
+        found: list[str] = []
 
         def seen() -> bool:
             found[:] = [name for name in self.events.names(task_id) if name in names]
@@ -259,7 +182,3 @@ class OutcomeDemo:
         total = len(self.events.records())
         return "%s: %d events from %d tasks in %.1fs: %s" % (PROG, total, len(CASES), self.elapsed,
                                                              ", ".join(parts))
-
-
-def _load_app_module():
-    return load_module(EXAMPLE_DIR / (APP_MODULE + ".py"), "flowtrace_demo_app")

@@ -28,8 +28,9 @@ START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
 POLL = 0.05
 
-#: The root of a source checkout: the package's parent folder, where ``examples/`` is.
-SOURCE_ROOT = Path(__file__).resolve().parent.parent
+#: The folder that holds the ``flowtrace`` package: on the worker's import path, so
+#: that it runs the same flowtrace as the demo, installed or not.
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 class DemoFailed(Exception):
@@ -73,7 +74,7 @@ class Worker:
         """
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
-            [str(self.app_dir), str(SOURCE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+            [str(self.app_dir), str(PACKAGE_PARENT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
         env.update(self.env)
         command = [sys.executable, "-m", "celery", "-A", self.app_module, "worker", "--pool=prefork",
                    "--concurrency=%d" % self.concurrency, "--loglevel=warning", "--hostname=flowtrace-demo@%h",
@@ -246,6 +247,8 @@ def print_report(events: EventsFile, summary: str, out) -> None:
 def load_module(path: Path, name: str):
     """Load the module in the file ``path`` under ``name``, leaving ``sys.path`` as it was."""
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DemoFailed("cannot load %s as a module" % path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -1,6 +1,7 @@
 """``flowtrace demo`` (``flowtrace demo flow``): a Selinon-style flow, traced through a real worker process.
 
-The flow is ``ingest_batch`` of ``examples/flow_demo/ingest.yml``: it lists
+The flow is ``ingest_batch`` of ``ingest.yml``, one of the demo apps shipped in
+:data:`flowtrace.demo.APPS` (``examples/flow_demo`` of a checkout shows them): it lists
 a batch of documents, starts one ``process_document`` sub-flow per document
 (a ``foreach``), archives the originals (an edge whose condition is true),
 does not page anyone (an edge whose condition is false), and sends the one
@@ -10,12 +11,12 @@ The demo runs in a fresh folder: Celery's embedded ``filesystem://`` broker
 and ``file://`` result backend (:func:`flowtrace.embedded.celery_config`),
 the flows' filesystem storage and the JSON lines file of the events. It
 starts ``celery worker`` (prefork pool, two processes) on
-``examples/flow_demo/ingest_app.py``, starts the flow from this process with
+``ingest_app``, starts the flow from this process with
 :func:`flowtrace.run_flow`, and waits until the flow's dispatcher and every
 node it started have ended. Both processes append to the same events file,
 from ``FLOW_SCHEDULE`` to the dispatcher's last ``TASK_END``.
 
-It then stops the worker (see :mod:`flowtrace._demoworker`) and prints the
+It then stops the worker (see :mod:`flowtrace.demo._worker`) and prints the
 events as JSON lines, the ``flowtrace view`` tree of the flow (its
 dispatcher's events and tasks grouped under it, each sub-flow nested with its
 own tasks) and a summary of what the dispatcher decided.
@@ -27,14 +28,10 @@ import contextlib
 import sys
 import time
 from pathlib import Path
-from typing import IO, Dict, List, Optional, Tuple
+from typing import IO, Dict, List, Tuple
 
-from flowtrace._demoworker import PROG, SOURCE_ROOT, DemoFailed, EventsFile, Worker, load_module, print_report, running
+from flowtrace.demo._worker import PROG, DemoFailed, EventsFile, Worker, load_module, print_report, running
 
-#: The module ``celery -A`` loads, found in :data:`EXAMPLE_DIR`.
-APP_MODULE = "ingest_app"
-#: Where the example lives: ``examples/flow_demo`` of a source checkout.
-EXAMPLE_DIR = SOURCE_ROOT / "examples" / "flow_demo"
 #: The flow the demo starts.
 FLOW_NAME = "ingest_batch"
 
@@ -48,16 +45,23 @@ _ALWAYS = "alwaysTrue()"
 
 
 class FlowDemo:
-    """One run of the flow demo in ``folder``: the worker, the producer app and the events file."""
+    """One run of the flow demo in ``folder``, with the demo apps in ``app_dir``.
 
-    def __init__(self, folder: Path):
+    It holds the worker, the producer app and the events file.
+    """
+
+    #: The module ``celery -A`` loads, in the demo apps' folder.
+    APP_MODULE = "ingest_app"
+
+    def __init__(self, folder: Path, app_dir: Path):
+        self.app_dir = app_dir
         self.folder = folder
         self.events_path = folder / "events.jsonl"  # where ingest_app's trace() writes, in INGEST_DIR
         self.events = EventsFile(self.events_path)
         ready_path = folder / "worker.ready"
-        self.worker = Worker(folder, EXAMPLE_DIR, APP_MODULE,
+        self.worker = Worker(folder, app_dir, self.APP_MODULE,
                              {"INGEST_DIR": str(folder), "INGEST_READY": str(ready_path)}, ready_path)
-        self.dispatcher_id: Optional[str] = None
+        self.dispatcher_id = ""  # the flow's, once run() has started it
         self.elapsed = 0.0
 
     def run(self) -> None:
@@ -69,8 +73,8 @@ class FlowDemo:
         started = time.monotonic()
         # load_flows imports the task module the YAML names, to check it as a
         # worker would: the example's folder is on the import path meanwhile.
-        with _on_path(EXAMPLE_DIR):
-            module = _load_app_module()
+        with _on_path(self.app_dir):
+            module = load_module(self.app_dir / (self.APP_MODULE + ".py"), "flowtrace_flow_demo_app")
             app = module.make_app(str(self.folder))
         # This process is the producer, traced as the worker is: its
         # FLOW_SCHEDULE and TASK_PUBLISH go to the same file as the worker's events.
@@ -195,10 +199,6 @@ def _nodes(records: List[dict], dispatcher_id: str) -> Tuple[Dict[str, str], Dic
         elif record["event"] == "SUBFLOW_SCHEDULE":
             subflows[details["child_dispatcher_id"]] = details.get("child_flow_name")
     return tasks, subflows
-
-
-def _load_app_module():
-    return load_module(EXAMPLE_DIR / (APP_MODULE + ".py"), "flowtrace_flow_demo_app")
 
 
 @contextlib.contextmanager
