@@ -44,7 +44,7 @@ import contextvars
 import threading
 import time
 from time import monotonic
-from typing import Any, cast
+from typing import Any
 
 from celery import states
 from celery.exceptions import Ignore, Reject, Retry
@@ -113,10 +113,9 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
         attempt.token = context._enter_task(fields)
         if not Trace.enabled:
             return
-        # Without a span (enter_attempt failed) this raises AttributeError, which
-        # the except below records: TASK_START is then not emitted.
-        entered = cast("_propagate.Entered", attempt.span)
-        base = attempt.base = _propagate.ids(_msg.from_context(request, task.name), entered.span)
+        # Without a span (enter_attempt failed, and was counted) the events go
+        # on without the trace ids.
+        base = attempt.base = _base(request, task.name, attempt)
         msg = dict(base)
         msg["state"] = states.STARTED
         sent = getattr(request, _msg.SENT_HEADER, None)

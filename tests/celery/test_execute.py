@@ -177,6 +177,23 @@ class TestIsolation:
         assert [] == names(captured)
         assert 2 == _registry.failures.count - before
 
+    def test_trace_context_failure_keeps_the_events(self, app, monkeypatch):
+        """When the attempt's trace context cannot be entered, that is counted once and both events still go out."""
+        from flowtrace.celery import _propagate
+
+        instrument(app)
+        before = _registry.failures.count
+
+        def broken(*args):
+            raise RuntimeError("flowtrace bug")
+
+        monkeypatch.setattr(_propagate, "enter_attempt", broken)
+        with capture_events() as captured:
+            task_id = worker_call(app, "unit.ok", args=(3,))
+        assert ([("TASK_START", 0), ("TASK_END", 0)], [task_id, task_id], [False, False], 1) == (
+            names(captured), [msg["task_id"] for _, msg in captured], ["trace_id" in msg for _, msg in captured],
+            _registry.failures.count - before)
+
     def test_no_sink_builds_no_message(self, app, monkeypatch):
         """Without a sink, no msg dict is built, and no attempt is left behind."""
         instrument(app)
