@@ -6,9 +6,8 @@ The public face: :class:`Trace`, the event catalogue and the errors users see.
 from typing import TYPE_CHECKING
 
 from flowtrace._deps import MissingDependency
+from flowtrace._version import __version__
 from flowtrace.trace import Trace
-
-__version__ = "0.1.0.dev0"
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
            "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "new_trace", "__version__"]
