@@ -1,11 +1,10 @@
-"""Checking one ``global: trace`` entry with :func:`flowtrace.config.parse_trace_config`, without side effects.
+"""Checking one ``global: trace`` entry as :meth:`flowtrace.Trace.configure` would, without side effects.
 
 Building a sink is the only complete check of its options, so each entry is
-built and the sink closed again. Two sinks would act on the world while being
-built: a JSON sink with a ``path`` opens (and creates) the file, and a Sentry
-sink with a ``dsn`` initialises the Sentry client. For those, the entry is
-checked without the path, and the Sentry options are checked here; the real
-sinks are only built by :meth:`flowtrace.Trace.configure`, when the flows are
+built and the sink closed again, unless building it would act on the world:
+each kind's options check (:data:`flowtrace.sinks._kinds.KINDS`) first
+makes the entry harmless to build, or checks it whole itself. The real sinks
+are only built by :meth:`flowtrace.Trace.configure`, when the flows are
 registered on an app.
 """
 
@@ -14,8 +13,9 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from flowtrace import _deps
-from flowtrace.config import parse_trace_config
+from flowtrace._deps import MissingDependency
+from flowtrace.sinks._config import parse_trace_config
+from flowtrace.sinks._kinds import KINDS
 
 _PREFIX = re.compile(r"^global\.trace entry \d+")
 
@@ -29,37 +29,22 @@ def _dry(index: int, entry):
     if not (isinstance(entry, dict) and len(entry) == 1):
         return entry, None
     (kind, value), = entry.items()
-    if not isinstance(value, dict):
+    if kind not in KINDS or not isinstance(value, dict):
         return entry, None
-    if kind == "json" and "path" in value:
-        path = value["path"]
-        if not isinstance(path, str) or not path:
-            return None, "%s: 'path' must be a non-empty string, got %r" % (_label(index, kind), path)
-        options = {key: option for key, option in value.items() if key != "path"}
-        return {kind: options or True}, None
-    if kind == "sentry":
-        try:
-            _deps.require("sentry_sdk", "sentry", "trace_by_sentry")
-        except _deps.MissingDependency as exc:
-            return None, "%s: %s" % (_label(index, kind), exc)
-        dsn = value.get("dsn")
-        if not isinstance(dsn, str):
-            return None, "%s: a 'dsn' string is required, got %r" % (_label(index, kind), dsn)
-        from flowtrace.trace import _build_filter
-
-        try:
-            _build_filter(value.get("events"), value.get("min_level"))
-        except ValueError as exc:
-            return None, "%s: %s" % (_label(index, kind), exc)
+    try:
+        options = KINDS[kind].check(value)
+    except (ValueError, MissingDependency) as exc:
+        return None, "%s: %s" % (_label(index, kind), exc)
+    if options is None:
         return None, None
-    return entry, None
+    return {kind: options or True}, None
 
 
 def problem(index: int, entry) -> Optional[str]:
     """Return what is wrong with trace entry number ``index`` (from 0), or None.
 
-    The message names the entry as :func:`~flowtrace.config.parse_trace_config`
-    does: ``global.trace entry 2 (json): ...``.
+    The message names the entry as :meth:`flowtrace.Trace.configure` does:
+    ``global.trace entry 2 (json): ...``.
     """
     entry, found = _dry(index, entry)
     if found is not None or entry is None:

@@ -35,6 +35,11 @@ class Sink(Protocol):
       :meth:`flowtrace.Trace.stats`.
     - ``failures`` (a ``flowtrace._report.FailureCounter``): failures the
       sink caught and counted itself, added to its ``errors``.
+    - ``wants_enrichment`` (a tuple of ``"time"`` and ``"ids"``): the sink is then
+      called as ``sink(event, msg_dict, enrichment)`` with the event's
+      ``flowtrace._enrich.Enrichment``, ``(time, (trace_id, span_id))``, made
+      once per event for every sink that asks (the JSON sink, the Sentry
+      sink's trace ids).
 
     .. versionadded:: 0.1.0
     """
@@ -46,4 +51,9 @@ class Sink(Protocol):
             event: the event value, such as ``Trace.TASK_START``.
             msg_dict: the event's msg dict; a fresh dict per event, shared by
                 every sink that receives it.
+
+        Returns:
+            Anything; :meth:`flowtrace.Trace.log` does not use it.
+
+        .. versionadded:: 0.1.0
         """

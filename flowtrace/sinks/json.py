@@ -8,18 +8,22 @@ from typing import IO, Any
 
 import orjson
 
-from flowtrace import _host, _serialize, events
-from flowtrace._clock import utc_iso
+from flowtrace import _enrich, _host, _serialize, events
 from flowtrace._report import FailureCounter
-from flowtrace.context import current_ids
 
+#: The longest line :class:`JsonSink` writes by default, in bytes.
+#:
+#: .. versionadded:: 0.1.0
 DEFAULT_MAX_LINE = 64 * 1024
 _MIN_MAX_LINE = 1024
 
 _NAMES = events.NAMES
 _OPTIONS = _serialize.OPTIONS
+_DEFAULT = _serialize._default
 _orjson_dumps = orjson.dumps
 _NO_IDS = b',"trace_id":null,"span_id":null,"details":'
+# For a call from anything but Trace.log, which gives the enrichment.
+_make_enrichment = _enrich.maker(_enrich.ALL)
 
 # event value -> the bytes of the line up to the opening quote of "time".
 _HEADS: dict[int, bytes] = {}
@@ -39,11 +43,9 @@ _host_cache: tuple[int | None, bytes] = (None, b"")
 
 def _host_part() -> bytes:
     global _host_cache
-    pid, part = _host_cache
-    if pid != _host.pid:
-        pid = _host.pid
-        part = b'","node":' + _serialize.dumps(_host.node) + b',"pid":' + _serialize.dumps(pid)
-        _host_cache = (pid, part)
+    pid = _host.pid
+    part = b'","node":' + _serialize.dumps(_host.node) + b',"pid":' + _serialize.dumps(pid)
+    _host_cache = (pid, part)
     return part
 
 
@@ -60,7 +62,9 @@ class JsonSink:
     ``details`` (the msg dict). ``trace_id`` and ``span_id`` are the msg
     dict's own when it has a ``trace_id`` key (the Celery integration puts
     the ids of the task attempt an event is about there), and otherwise those
-    current where the event is emitted (:func:`flowtrace.context.current_ids`).
+    current where the event is emitted (:func:`flowtrace.context.current_ids`):
+    :meth:`flowtrace.Trace.log` makes them, and the time, once per event for
+    every sink that writes them.
     Any Python value serialises; a line longer than ``max_line`` bytes is cut
     down and marked ``"truncated": true``. The sink
     never raises: failures to write are counted in :meth:`stats` and reported
@@ -88,6 +92,10 @@ class JsonSink:
 
     .. versionadded:: 0.1.0
     """
+
+    #: The parts of each event's enrichment this sink writes, which :meth:`flowtrace.Trace.log`
+    #: then passes to it (see :class:`flowtrace.sinks.Sink`).
+    wants_enrichment = ("time", "ids")
 
     def __init__(self, stream: str | os.PathLike[str] | int | IO[str] | IO[bytes] | None = None,
                  max_line: int = DEFAULT_MAX_LINE) -> None:
@@ -119,7 +127,17 @@ class JsonSink:
         self.failures = FailureCounter("sink " + self.name)
         self.lines = 0
 
-    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
+    def __call__(self, event: int, msg_dict: dict[str, Any], enrichment: _enrich.Enrichment | None = None) -> None:
+        """Write the line of one event.
+
+        Args:
+            event: the event value.
+            msg_dict: its msg dict, written as ``details``.
+            enrichment: its enrichment, as :meth:`flowtrace.Trace.log` passes it; made
+                here when the sink is called without one.
+
+        .. versionadded:: 0.1.0
+        """
         try:
             # The line is assembled from cached byte strings around the
             # orjson-encoded details: building and encoding a whole envelope
@@ -127,36 +145,35 @@ class JsonSink:
             head = _HEADS.get(event)
             if head is None:
                 head = _head(event)
-            host = _host_part()
-            # An emitter that knows the ids of what the event is about (the
-            # worker's main process, the producer) puts them in the msg dict;
-            # they win over the context's.
-            if "trace_id" in msg_dict:
-                ids = (msg_dict["trace_id"], msg_dict.get("span_id"))
-            else:
-                ids = current_ids()
+            if enrichment is None:
+                enrichment = _make_enrichment(msg_dict)
+            time, ids = enrichment
+            pid, host = _host_cache
+            if pid != _host.pid:
+                host = _host_part()
             ids_part = _NO_IDS if ids == (None, None) else _ids_part(ids)
             try:
-                details = _orjson_dumps(msg_dict, default=_serialize._default, option=_OPTIONS)
+                details = _orjson_dumps(msg_dict, default=_DEFAULT, option=_OPTIONS)
             except Exception:
                 details = _serialize.dumps(msg_dict)
-            line = b"".join((head, utc_iso().encode(), host, ids_part, details, b"}\n"))
+            # The time is there: this sink asks for it (wants_enrichment).
+            line = b"".join((head, time.encode(), host, ids_part, details, b"}\n"))  # type: ignore[union-attr]
             if len(line) > self.max_line:
-                line = self._capped(event, ids, msg_dict)
+                line = self._capped(event, enrichment, msg_dict)
             self._write(line)
             self.lines += 1
         except Exception as exc:
             self.failures.record(_label(event), exc)
 
-    def _capped(self, event: int, ids: tuple[Any, Any], msg_dict: dict[str, Any]) -> bytes:
+    def _capped(self, event: int, enrichment: _enrich.Enrichment, msg_dict: dict[str, Any]) -> bytes:
         record = {
             "event": _NAMES.get(event) or str(event),
             "event_id": event,
-            "time": utc_iso(),
+            "time": enrichment[0],
             "node": _host.node,
             "pid": _host.pid,
-            "trace_id": ids[0],
-            "span_id": ids[1],
+            "trace_id": enrichment[1][0],
+            "span_id": enrichment[1][1],
             "details": msg_dict,
         }
         return _serialize.dumps_capped(record, self.max_line - 1) + b"\n"
@@ -176,11 +193,23 @@ class JsonSink:
             flush()
 
     def stats(self) -> dict[str, int]:
-        """Return ``lines`` written and ``write_errors``."""
+        """Return what the sink has done, for :meth:`flowtrace.Trace.stats`.
+
+        Returns:
+            ``lines`` written and ``write_errors``.
+
+        .. versionadded:: 0.1.0
+        """
         return {"lines": self.lines, "write_errors": self.failures.count}
 
     def close(self) -> None:
-        """Close the file this sink opened itself, if any."""
+        """Close the file this sink opened itself, if any; a stream or descriptor it was given stays open.
+
+        Raises:
+            OSError: if closing the file fails.
+
+        .. versionadded:: 0.1.0
+        """
         fd, self._owned_fd = self._owned_fd, None
         if fd is not None:
             self._fd = None

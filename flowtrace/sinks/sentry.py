@@ -6,8 +6,7 @@ import os
 import re
 from typing import Any
 
-from flowtrace import _deps, _redact, events
-from flowtrace.context import current_ids
+from flowtrace import _deps, _enrich, _redact, events
 
 _LEVEL_OF = {row.value: row.level for row in events.EVENTS}
 _NAMES = events.NAMES
@@ -18,14 +17,27 @@ _COPY_DEPTH = 16
 
 #: The msg key under which an emitter passes the exception (an exception
 #: object or a ``sys.exc_info()`` tuple) so that Sentry gets its traceback.
+#:
+#: .. versionadded:: 0.1.0
 EXC_KEY = "exc_info"
+
+# For a call from anything but Trace.log, which gives the enrichment.
+_make_enrichment = _enrich.maker(_enrich.IDS)
 
 
 def expand_env(value: str) -> str:
     """Replace each ``{NAME}`` in ``value`` by the environment variable ``NAME``.
 
+    Args:
+        value: the text, such as a DSN.
+
+    Returns:
+        The text with every reference replaced.
+
     Raises:
         ValueError: naming the variable that is not set (never the value itself).
+
+    .. versionadded:: 0.1.0
     """
 
     def lookup(match: re.Match[str]) -> str:
@@ -155,6 +167,10 @@ class SentrySink:
     .. versionadded:: 0.1.0
     """
 
+    #: The parts of each event's enrichment this sink reads, which :meth:`flowtrace.Trace.log`
+    #: then passes to it (see :class:`flowtrace.sinks.Sink`).
+    wants_enrichment = ("ids",)
+
     def __init__(self, dsn: str | None = None, **options: Any) -> None:
         self._sdk = sdk = _deps.require("sentry_sdk", "sentry", "trace_by_sentry")
         if dsn is None:
@@ -172,7 +188,17 @@ class SentrySink:
         self._process_event = _event_processor(sdk)
         self.name = "sentry"
 
-    def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
+    def __call__(self, event: int, msg_dict: dict[str, Any], enrichment: _enrich.Enrichment | None = None) -> None:
+        """Add one event's breadcrumb and, at warning or error level, capture it.
+
+        Args:
+            event: the event value.
+            msg_dict: its msg dict, the breadcrumb's data.
+            enrichment: its enrichment, as :meth:`flowtrace.Trace.log` passes it, for
+                the trace ids; made here when the sink is called without one.
+
+        .. versionadded:: 0.1.0
+        """
         sdk = self._sdk
         name = _NAMES.get(event) or str(event)
         level = events.INFO if msg_dict.get(events.EXPECTED_KEY) is True else _LEVEL_OF.get(event, events.INFO)
@@ -187,12 +213,11 @@ class SentrySink:
         data = {k: _snapshot(v, memo, 1) for k, v in msg_dict.items() if exc is None or k != EXC_KEY}
         # The W3C ids, so that Sentry lines up with the trace backend: the
         # msg dict's (the attempt an event is about), else the current ones.
-        if "trace_id" in msg_dict:
-            trace_id, span_id = msg_dict["trace_id"], msg_dict.get("span_id")
-        else:
-            trace_id, span_id = current_ids()
-            if trace_id is not None:
-                data["trace_id"], data["span_id"] = trace_id, span_id
+        if enrichment is None:
+            enrichment = _make_enrichment(msg_dict)
+        trace_id, span_id = enrichment[1]
+        if trace_id is not None and "trace_id" not in msg_dict:
+            data["trace_id"], data["span_id"] = trace_id, span_id
         sdk.add_breadcrumb(category="flowtrace", message=name, level=level, data=data)
         if level not in _CAPTURED:
             return
@@ -220,7 +245,13 @@ class SentrySink:
                 sdk.capture_message(("%s %s" % (name, subject)).strip(), level=level)
 
     def flush(self, timeout: float = 5.0) -> None:
-        """Wait up to ``timeout`` seconds for queued Sentry envelopes to be sent."""
+        """Wait up to ``timeout`` seconds for queued Sentry envelopes to be sent.
+
+        Args:
+            timeout: the longest wait, in seconds.
+
+        .. versionadded:: 0.1.0
+        """
         self._sdk.flush(timeout=timeout)
 
     def close(self) -> None:
@@ -228,6 +259,8 @@ class SentrySink:
 
         A client that someone initialised since (``sentry_sdk.init`` again)
         is theirs and stays open.
+
+        .. versionadded:: 0.1.0
         """
         client, self._client = self._client, None
         if client is not None:

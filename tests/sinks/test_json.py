@@ -13,7 +13,7 @@ import select
 
 import pytest
 
-from flowtrace import Trace, _host
+from flowtrace import Trace, _host, _enrich
 from flowtrace._serialize import TRUNCATED
 from flowtrace.context import reset_ids, set_ids
 from flowtrace.sinks import json as json_sink
@@ -26,7 +26,7 @@ _KEYS = ["event", "event_id", "time", "node", "pid", "trace_id", "span_id", "det
 @pytest.fixture
 def fixed_clock(monkeypatch):
     """Pin the time and pid the sink writes, so that a whole line can be compared."""
-    monkeypatch.setattr(json_sink, "utc_iso", lambda: _STAMP)
+    monkeypatch.setattr(_enrich, "utc_iso", lambda: _STAMP)
     monkeypatch.setattr(_host, "pid", 4242)
 
 

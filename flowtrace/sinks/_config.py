@@ -1,4 +1,4 @@
-"""Sinks from configuration: Selinon's ``global: trace:`` list.
+"""Sinks from configuration: Selinon's ``global: trace:`` list, behind :meth:`flowtrace.Trace.configure`.
 
 .. code-block:: yaml
 
@@ -11,8 +11,9 @@
         - otel: true                    # spans through the global TracerProvider
         - function: {import: myapp.tracing, name: on_event}
 
-Every entry is checked before any sink is registered, so a bad entry leaves
-the registry as it was.
+Every entry is checked, and every sink built, before any sink is registered,
+so a bad entry leaves the registry as it was. What each kind takes is in
+:data:`flowtrace.sinks._kinds.KINDS`.
 """
 
 from __future__ import annotations
@@ -20,24 +21,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from flowtrace._filter import build_filter
+from flowtrace.sinks._kinds import KINDS
+
 if TYPE_CHECKING:
     from typing import TypeAlias
 
     from flowtrace.sinks import Sink
-    from flowtrace.trace import Trace
 
     # A sink and the filter keyword arguments (``events``, ``min_level``) to register it with.
     BuiltSink: TypeAlias = tuple[Sink, dict[str, Any]]
 
+#: What ``global: trace:`` may be: the list itself, or Selinon's whole
+#: ``global`` section holding it under ``trace``.
+TraceConfig = Sequence[Mapping[str, Any]] | Mapping[str, Any]
+
 _FILTER_KEYS = ("events", "min_level")
-_KINDS: dict[str, tuple[str, ...] | None] = {
-    "logging": ("logger",),
-    "json": ("path", "max_line"),
-    "structlog": (),
-    "sentry": None,  # any sentry_sdk.init option
-    "otel": (),
-    "function": ("import", "name"),
-}
 
 
 def _kind_of(value: object) -> str:
@@ -57,7 +56,7 @@ def _options(index: int, kind: str, value: object) -> dict[str, Any]:
     if value is True:
         return {}
     if isinstance(value, Mapping):
-        allowed = _KINDS[kind]
+        allowed = KINDS[kind].options
         if allowed is not None:
             unknown = sorted(set(value) - set(allowed) - set(_FILTER_KEYS))
             if unknown:
@@ -69,41 +68,10 @@ def _options(index: int, kind: str, value: object) -> dict[str, Any]:
 
 
 def _build(index: int, kind: str, options: dict[str, Any]) -> BuiltSink:
-    from flowtrace.trace import _build_filter
-
     filters = {key: options.pop(key) for key in _FILTER_KEYS if key in options}
-    sink: Sink
     try:
-        _build_filter(filters.get("events"), filters.get("min_level"))
-        if kind == "logging":
-            from flowtrace.sinks.logging import LoggingSink
-
-            sink = LoggingSink(options.get("logger"))
-        elif kind == "json":
-            from flowtrace.sinks.json import DEFAULT_MAX_LINE, JsonSink
-
-            sink = JsonSink(options.get("path"), max_line=options.get("max_line", DEFAULT_MAX_LINE))
-        elif kind == "structlog":
-            from flowtrace.sinks.structlog import StructlogSink
-
-            sink = StructlogSink()
-        elif kind == "otel":
-            from flowtrace.sinks.otel import OtelSink
-
-            sink = OtelSink()
-        elif kind == "sentry":
-            from flowtrace.sinks.sentry import SentrySink
-
-            if "dsn" not in options:
-                raise ValueError("a 'dsn' is required")
-            sink = SentrySink(options.pop("dsn"), **options)
-        else:
-            from flowtrace.sinks.function import import_function
-
-            missing = [key for key in ("import", "name") if key not in options]
-            if missing:
-                raise ValueError("missing %s" % " and ".join(repr(m) for m in missing))
-            sink = import_function(options["import"], options["name"])
+        build_filter(filters.get("events"), filters.get("min_level"))
+        sink: Sink = KINDS[kind].build(options)
     except ImportError as exc:  # MissingDependency names the extra to install
         raise _entry_error(index, kind, str(exc)) from None
     except (ValueError, TypeError, OSError) as exc:
@@ -111,19 +79,20 @@ def _build(index: int, kind: str, options: dict[str, Any]) -> BuiltSink:
     return sink, filters
 
 
-def parse_trace_config(config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[BuiltSink]:
+def parse_trace_config(config: TraceConfig) -> list[BuiltSink]:
     """Check a ``trace`` list and build its sinks without registering them.
 
+    Args:
+        config: the list, or a mapping holding it under ``trace`` (Selinon's
+            ``global`` section, whose other keys are left to the flow loader).
+
     Returns:
-        A list of ``(sink, filter_kwargs)`` pairs.
+        A list of ``(sink, filter_kwargs)`` pairs, in the order of the entries.
 
     Raises:
         ValueError: naming the first entry that is wrong.
-
-    .. versionadded:: 0.1.0
     """
     if isinstance(config, Mapping):
-        # Selinon's whole ``global`` section; its other keys belong to the flow loader.
         config = config.get("trace") or []
     if isinstance(config, (str, bytes)) or not isinstance(config, (list, tuple)):
         raise ValueError("global.trace must be a list of sink entries, got %s" % type(config).__name__)
@@ -131,17 +100,14 @@ def parse_trace_config(config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) 
     for index, entry in enumerate(config):
         if not isinstance(entry, Mapping) or len(entry) != 1:
             raise _entry_error(index, None, "expected a mapping with one key (one of %s), got %s"
-                               % (", ".join(_KINDS), _kind_of(entry)))
+                               % (", ".join(KINDS), _kind_of(entry)))
         (kind, value), = entry.items()
-        if kind not in _KINDS:
-            raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(_KINDS)))
+        if kind not in KINDS:
+            raise _entry_error(index, None, "unknown sink %r; expected one of %s" % (kind, ", ".join(KINDS)))
         if value is False or value is None:
             continue
         entries.append((index, kind, _options(index, kind, value)))
-    # Sentry sinks are built last: sentry_sdk.init replaces the process's
-    # Sentry client, which must not happen for a configuration that another
-    # entry makes fail.
-    order = sorted(range(len(entries)), key=lambda i: entries[i][1] == "sentry")
+    order = sorted(range(len(entries)), key=lambda i: KINDS[entries[i][1]].build_last)
     built: list[BuiltSink | None] = [None] * len(entries)
     try:
         for i in order:
@@ -154,10 +120,3 @@ def parse_trace_config(config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) 
                 close()
         raise
     return cast("list[BuiltSink]", built)  # every entry is built by now
-
-
-def apply_trace_config(trace_cls: type[Trace],
-                       config: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> list[Sink]:
-    """Build every sink of ``config`` and then register them all on ``trace_cls``."""
-    built = parse_trace_config(config)
-    return [trace_cls.add_sink(sink, **filters) for sink, filters in built]
