@@ -12,6 +12,13 @@ def import_function(module: str, name: str) -> Callable[..., Any]:
 
     Only attribute lookups are done: nothing is evaluated from the strings.
 
+    Args:
+        module: the module's dotted name.
+        name: the function's name in it; dots reach into attributes.
+
+    Returns:
+        The function.
+
     Raises:
         ValueError: naming the module or function that cannot be used.
 

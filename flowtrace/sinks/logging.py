@@ -116,11 +116,25 @@ class LoggingSink:
         :meth:`flowtrace.Trace.log` asks this first, so that an event nobody
         logs costs neither a message merge nor redaction.
 
+        Args:
+            event: the event value.
+
+        Returns:
+            Whether the logger is enabled for the event's level.
+
         .. versionadded:: 0.1.0
         """
         return self.logger.isEnabledFor(_LEVEL_OF.get(event, logging.INFO))
 
     def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
+        """Log one event, unless the logger is off for its level.
+
+        Args:
+            event: the event value.
+            msg_dict: its msg dict.
+
+        .. versionadded:: 0.1.0
+        """
         level = _LEVEL_OF.get(event, logging.INFO)
         if level > logging.INFO and msg_dict.get(events.EXPECTED_KEY) is True:
             level = logging.INFO  # an exception listed in Task.throws, as Celery logs it

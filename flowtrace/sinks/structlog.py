@@ -35,6 +35,14 @@ class StructlogSink:
         self.name = "structlog"
 
     def __call__(self, event: int, msg_dict: dict[str, Any]) -> None:
+        """Log one event at its level.
+
+        Args:
+            event: the event value.
+            msg_dict: its msg dict.
+
+        .. versionadded:: 0.1.0
+        """
         name = _NAMES.get(event) or str(event)
         if "event" in msg_dict or "event_id" in msg_dict:
             fields = {("flowtrace_" + k if k in ("event", "event_id") else k): v for k, v in msg_dict.items()}
