@@ -4,7 +4,7 @@ Each subcommand is two small functions, registered in :data:`COMMANDS`:
 
 - ``add_arguments(parser)`` declares its options on an :mod:`argparse` parser;
 - ``run(args) -> int`` does the work, writes to ``sys.stdout`` and returns the
-  exit code. It raises :class:`CliError` for a problem the user can fix.
+  exit code. It raises :class:`~flowtrace.errors.CliError` for a problem the user can fix.
 
 To add a subcommand, write those two functions and add one row to
 :data:`COMMANDS`. Import heavy modules (Celery, the dispatcher) inside ``run``
@@ -26,29 +26,10 @@ import traceback
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from flowtrace import __version__, events, view
+from flowtrace.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from flowtrace.flow import _cli as flow_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
-
-#: The exit code of a failed run; a bad command line exits with 2.
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """A failure the user can act on; :func:`main` prints it without a traceback.
-
-    Args:
-        message: one line telling what went wrong and, if possible, what to do.
-        exit_code: the process's exit code.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, message: str, exit_code: int = EXIT_FAILURE):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class Command(NamedTuple):

@@ -732,7 +732,7 @@ def expected_flow_tree(lines):
         (2, "IndexDocument", index_2[:8], "SUCCESS", ""),
         (1, "flow process_document", third[:8], "FAILURE", "<n> wakeups; failed: ExtractText"),
         (2, "ExtractText", extract_3[:8], "FAILURE",
-         "flowtrace.flow.task.FatalTaskError: receipt-913.jpg has no text layer"),
+         "flowtrace.errors.FatalTaskError: receipt-913.jpg has no text layer"),
         (1, "ArchiveOriginals", archive[:8], "SUCCESS", ""),
         (1, "QueueForOcr", ocr[:8], "SUCCESS", ""),
     ]
