@@ -11,6 +11,15 @@ Either way an event learns its ``trace_id`` and ``span_id`` here.
 A second context variable holds the task attempt running here (its
 ``task_id``, ``task_name``, and ``flow_name`` / ``dispatcher_id`` for a flow's
 task), which :mod:`flowtrace.correlation` puts on log records.
+
+Besides the public functions, the module has an emitter API: names the
+emitters (``flowtrace.celery``, ``flowtrace.flow``) and
+:mod:`flowtrace.correlation` use from other modules, internal to the package
+and not for applications, which may change without notice. It is the three
+context variables ``attempt_var``, ``trace_mode_var`` and ``task_fields_var``,
+read and set directly on the hot paths (a function around them would cost a
+call per message and per attempt), and ``enter_task`` / ``exit_task``, which
+bind and end an attempt's correlation fields.
 """
 
 from __future__ import annotations
@@ -36,15 +45,21 @@ Ids = tuple[Optional[str], Optional[str]]
 _current: contextvars.ContextVar[Ids | None] = contextvars.ContextVar("flowtrace_ids", default=None)
 
 #: The AttemptSpan of the task attempt running in this context, or None.
-_attempt: contextvars.ContextVar[AttemptSpan | None] = contextvars.ContextVar("flowtrace_attempt", default=None)
+#: Emitter API (internal to the package): the Celery integration sets and
+#: resets it around each attempt; :func:`current_attempt` reads it.
+attempt_var: contextvars.ContextVar[AttemptSpan | None] = contextvars.ContextVar("flowtrace_attempt", default=None)
 
-#: Per-call trace control for the messages sent in this context (see :func:`new_trace`).
-_mode: contextvars.ContextVar[str | None] = contextvars.ContextVar("flowtrace_trace_mode", default=None)
+#: Per-call trace control for the messages sent in this context (see :func:`new_trace`):
+#: :data:`NEW`, :data:`LINK` or None. Emitter API (internal to the package):
+#: the Celery integration's publish hook reads it.
+trace_mode_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("flowtrace_trace_mode", default=None)
 
 #: The correlation fields of the task attempt running in this context, as a
 #: dict, or None outside any attempt. The Celery integration sets it at
 #: task_prerun and resets it at task_postrun, one set and one reset per attempt.
-_task_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowtrace_task_fields",
+#: Emitter API (internal to the package): set through :func:`enter_task` and
+#: :func:`exit_task`; :mod:`flowtrace.correlation` reads it.
+task_fields_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowtrace_task_fields",
                                                                                        default=None)
 
 #: The fields :func:`bind_fields` accepts; trace_id and span_id are read from
@@ -257,7 +272,7 @@ def current_attempt() -> Optional[AttemptSpan]:
 
     .. versionadded:: 0.1.0
     """
-    return _attempt.get()
+    return attempt_var.get()
 
 
 def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids | None]:
@@ -300,11 +315,11 @@ def new_trace(link: bool = False) -> Iterator[None]:
     """
     if not isinstance(link, bool):
         raise ValueError("link must be True or False, got %r" % (link,))
-    token = _mode.set(LINK if link else NEW)
+    token = trace_mode_var.set(LINK if link else NEW)
     try:
         yield
     finally:
-        _mode.reset(token)
+        trace_mode_var.reset(token)
 
 
 def bind_fields(**fields: Any) -> bool:
@@ -331,23 +346,46 @@ def bind_fields(**fields: Any) -> bool:
     for key in fields:
         if key not in BINDABLE_FIELDS:
             raise ValueError("cannot bind %r; the fields are %s" % (key, ", ".join(BINDABLE_FIELDS)))
-    current = _task_fields.get()
+    current = task_fields_var.get()
     if current is None:
         return False
-    _task_fields.set({**current, **fields})
+    task_fields_var.set({**current, **fields})
     return True
 
 
-def _enter_task(fields: dict[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
-    """Make ``fields`` the current attempt's fields; returns the token for :func:`_exit_task`."""
-    return _task_fields.set(fields)
+def enter_task(fields: dict[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
+    """Make ``fields`` the current attempt's correlation fields.
+
+    Emitter API, internal to the package: an emitter calls it when an attempt
+    starts (or around an event about a task that does not run here), and
+    :func:`exit_task` with the token when it ends.
+
+    Args:
+        fields: the correlation fields, keys among :data:`BINDABLE_FIELDS`;
+            the dict is kept, not copied.
+
+    Returns:
+        The token for :func:`exit_task`.
+
+    .. versionadded:: 0.1.0
+    """
+    return task_fields_var.set(fields)
 
 
-def _exit_task(token: contextvars.Token[dict[str, Any] | None]) -> None:
-    """End the attempt's fields: back to what was current before :func:`_enter_task`."""
+def exit_task(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    """End the attempt's correlation fields: back to what was current before :func:`enter_task`.
+
+    Emitter API, internal to the package. It never raises: a token from
+    another context, or one used already, clears the fields instead.
+
+    Args:
+        token: what :func:`enter_task` returned.
+
+    .. versionadded:: 0.1.0
+    """
     try:
-        _task_fields.reset(token)
+        task_fields_var.reset(token)
     except (ValueError, RuntimeError):
         # A token from another context, or used twice: nothing of this
         # attempt may stay bound, whatever happened in between.
-        _task_fields.set(None)
+        task_fields_var.set(None)

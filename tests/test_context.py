@@ -108,7 +108,7 @@ class TestNewTrace:
     def test_modes(self):
         """new_trace() is "new", new_trace(link=True) "link", and nothing after."""
         with context.new_trace():
-            new = context._mode.get()
+            new = context.trace_mode_var.get()
         with context.new_trace(link=True):
-            link = context._mode.get()
-        assert ("new", "link", None) == (new, link, context._mode.get())
+            link = context.trace_mode_var.get()
+        assert ("new", "link", None) == (new, link, context.trace_mode_var.get())

@@ -110,7 +110,7 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
             _registry.failures.record("task_prerun (trace context)", exc)
         attempt.fields = fields = {"task_id": task_id, "task_name": task.name}
         _msg.flow_fields(fields, getattr(request, _msg.FLOW_HEADER, None), kwargs)
-        attempt.token = context._enter_task(fields)
+        attempt.token = context.enter_task(fields)
         if not Trace.enabled:
             return
         # Without a span (enter_attempt failed, and was counted) the events go
@@ -137,7 +137,7 @@ def on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **
         if attempt is None:
             return
         if attempt.token is not None:
-            context._exit_task(attempt.token)
+            context.exit_task(attempt.token)
         if attempt.span is not None:
             _propagate.exit_attempt(attempt.span)
         if state is None:
@@ -207,7 +207,7 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
             msg["runtime"] = monotonic() - attempt.t0
         _outcome(msg, event, sender, exception, einfo)
         # Postrun already ended the attempt's fields; this event is still about it.
-        _main._log(event, msg, attempt.fields if attempt is not None else None)
+        _main.log_about_task(event, msg, attempt.fields if attempt is not None else None)
     except Exception as exc:
         _registry.failures.record("task_internal_error", exc)
 

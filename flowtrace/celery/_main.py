@@ -83,24 +83,26 @@ def _first_report(msg, request) -> bool:
     return True
 
 
-def _log(event, msg, fields=None) -> None:
+def log_about_task(event, msg, fields=None) -> None:
     """``Trace.log(event, msg)`` with the task's correlation fields and its attempt's ids bound around it.
 
-    ``fields`` are the correlation fields to bind; by default those ``msg`` names.
+    For an event about a task that does not run here (or no longer does), so
+    that what a sink logs meanwhile names the task. ``fields`` are the
+    correlation fields to bind; by default those ``msg`` names.
     """
     if fields is None:
         fields = {"task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
         if "flow_name" in msg:
             fields["flow_name"] = msg["flow_name"]
             fields["dispatcher_id"] = msg.get("dispatcher_id")
-    token = context._enter_task(fields)
+    token = context.enter_task(fields)
     ids_token = context.set_ids(msg.get("trace_id"), msg.get("span_id")) if msg.get("trace_id") else None
     try:
         Trace.log(event, msg)
     finally:
         if ids_token is not None:
             context.reset_ids(ids_token)
-        context._exit_task(token)
+        context.exit_task(token)
 
 
 def _request_dict(request):
@@ -157,7 +159,7 @@ def on_received(sender=None, request=None, **_):
             msg["eta"] = headers["eta"]
         if headers.get("expires"):
             msg["expires"] = headers["expires"]
-        _log(_TASK_RECEIVED, msg)
+        log_about_task(_TASK_RECEIVED, msg)
     except Exception as exc:  # tracing must never lose a message
         _registry.failures.record("task_received", exc)
 
@@ -181,7 +183,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
         msg["terminated"] = bool(terminated)
         if terminated:
             msg["signum"] = signum
-        _log(Trace.TASK_REVOKED, msg)
+        log_about_task(Trace.TASK_REVOKED, msg)
     except Exception as exc:
         _registry.failures.record("task_revoked", exc)
 
@@ -204,7 +206,7 @@ def on_failure(task, task_id, exception, einfo) -> None:
     if exception is not None:
         _msg.exception(msg, exception, einfo)
     msg["expected"] = _msg.expected(task, exception)
-    _log(Trace.TASK_FAILURE, msg)
+    log_about_task(Trace.TASK_FAILURE, msg)
 
 
 def on_retry(task, context, reason) -> None:
@@ -227,7 +229,7 @@ def on_retry(task, context, reason) -> None:
         msg["reason"] = _msg.text(reason)
         _msg.cause(msg, getattr(reason, "exc", None))
         _msg.when(msg, getattr(reason, "when", None))
-    _log(Trace.TASK_RETRY, msg)
+    log_about_task(Trace.TASK_RETRY, msg)
 
 
 def _context_headers(context, task_id):
@@ -258,7 +260,7 @@ def on_unknown(sender=None, message=None, exc=None, name=None, id=None, **_):  #
         # Celery stores NotRegistered as the task's result: its state is FAILURE.
         msg["state"] = states.FAILURE
         msg["reason"] = "not registered: %s" % (name,)
-        _log(Trace.TASK_UNKNOWN, msg)
+        log_about_task(Trace.TASK_UNKNOWN, msg)
     except Exception as error:
         _registry.failures.record("task_unknown", error)
 
@@ -289,7 +291,7 @@ def _reject_message(consumer, message, reason):
     msg["state"] = states.REJECTED
     msg["reason"] = reason
     msg["requeue"] = False
-    _log(Trace.TASK_REJECTED, msg)
+    log_about_task(Trace.TASK_REJECTED, msg)
 
 
 def _from_message(consumer, message):
@@ -331,6 +333,6 @@ def after_request_failure(request, exc_info, return_ok) -> None:
         _runtime(msg, request)
         msg["reason"] = "%s: %s" % (_msg.type_name(exc), _msg.text(exc))
         msg["requeue"] = True
-        _log(Trace.TASK_REJECTED, msg)
+        log_about_task(Trace.TASK_REJECTED, msg)
     except Exception as error:
         _registry.failures.record("Request.on_failure", error)

@@ -138,7 +138,7 @@ def on_publish(headers: dict) -> Optional[SpanRef]:
         nested = headers[NESTED] = {}
     elif not isinstance(nested, dict):
         nested = None  # someone else's value under that name: left alone
-    attempt = context._attempt.get()
+    attempt = context.attempt_var.get()
     caller = context.current_span()
     explicit = headers.get(TRACEPARENT)
     if explicit is None and nested is not None:
@@ -208,7 +208,7 @@ def _mode(headers, nested):
     if mode is None and nested is not None:
         mode = nested.get(MODE_HEADER)
     if mode is None:
-        mode = context._mode.get()
+        mode = context.trace_mode_var.get()
     return mode if mode in context.MODES else None
 
 
@@ -464,16 +464,16 @@ def enter_attempt(request, task_id, retries) -> Entered:
         # Baggage (and what other propagators carry) is current in the task too.
         base = propagate.extract(request, context=current, getter=_getter)
     ctx = otel_trace.set_span_in_context(span, base)
-    return Entered(span, ctx, otel_context.attach(ctx), context._attempt.set(span))
+    return Entered(span, ctx, otel_context.attach(ctx), context.attempt_var.set(span))
 
 
 def exit_attempt(entered: Entered) -> None:
     """End the attempt's span context; at ``task_postrun`` (or after ``task_internal_error``)."""
     entered.span.ended = True
     try:
-        context._attempt.reset(entered.attempt_token)
+        context.attempt_var.reset(entered.attempt_token)
     except (ValueError, RuntimeError):
-        context._attempt.set(None)
+        context.attempt_var.set(None)
     if otel_context.get_current() is entered.otel_ctx:
         otel_context.detach(entered.otel_token)
     else:
