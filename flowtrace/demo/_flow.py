@@ -130,7 +130,7 @@ def summarize(records: List[dict], dispatcher_id: str, elapsed: float) -> List[s
     conditions held and which did not, which tasks failed and which fallbacks
     ran.
     """
-    from flowtrace._viewlog import parse_time, text
+    from flowtrace.view import parse_time, text
 
     tasks, subflows = _nodes(records, dispatcher_id)
     flows = {dispatcher_id}

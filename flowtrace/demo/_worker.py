@@ -240,7 +240,7 @@ def print_report(events: EventsFile, summary: str, out) -> None:
     for line in lines:
         out.write(line + "\n")
     out.write("\n")
-    view.render(lines, out=out, color=view._want_color("auto", out))
+    view.render(lines, out=out, color=view.want_color("auto", out))
     out.write("\n" + summary + "\n")
 
 
