@@ -8,7 +8,7 @@ does not page anyone (an edge whose condition is false), and sends the one
 document whose text cannot be extracted to OCR (a ``failures`` fallback).
 
 The demo runs in a fresh folder: Celery's embedded ``filesystem://`` broker
-and ``file://`` result backend (:func:`flowtrace.embedded.celery_config`),
+and ``file://`` result backend (:func:`flowtrace.celery.embedded.celery_config`),
 the flows' filesystem storage and the JSON lines file of the events. It
 starts ``celery worker`` (prefork pool, two processes) on
 ``ingest_app``, starts the flow from this process with
