@@ -141,10 +141,9 @@ def on_received(sender=None, request=None, **_):
         options = _registry.apps.get(sender.app)
         if options is None:
             return
-        if _registry.late:
-            from flowtrace.celery import _activate
-
-            request.request_dict[_activate.KEY] = _activate.token(options)
+        token = _registry.late_token
+        if token is not None:
+            request.request_dict[_registry.ACTIVATE_KEY] = token(options)
         try:
             _propagate.stamp(request.request_dict)
         except Exception as exc:  # the attempt then chooses its ids itself
