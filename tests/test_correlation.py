@@ -18,7 +18,7 @@ from celery.exceptions import Ignore, Reject
 
 import flowtrace
 from flowtrace import Trace, context, correlation
-from flowtrace.celery import _main, _patches, _propagate, _registry, instrument, uninstrument
+from flowtrace.celery import _main, _patches, _registry, _stamp, instrument, uninstrument
 from flowtrace.correlation import FIELDS, CorrelationFilter, current_fields, install, structlog_processor
 
 NOTHING = dict.fromkeys(FIELDS)
@@ -469,7 +469,7 @@ class TestMainProcess:
             request_dict = {"id": "t-lost", "retries": 0, "traceparent": parent}
 
         request = FakeRequest()
-        span_id = _propagate.stamp(request.request_dict)[0]
+        span_id = _stamp.stamp(request.request_dict)[0]
         hook = _patches._make_on_failure_hook(lambda *args: during.append(current_fields()))
         monkeypatch.setattr(_main, "after_request_failure", lambda *args: during.append(current_fields()))
         hook(request, None)

@@ -20,7 +20,7 @@ terminated task both as revoked and, sometimes, as a lost worker.
 
 At receipt, the main process chooses the span id (and, for a message that
 starts a trace, the trace id) of the attempt and hands it to the pool in the
-request (:func:`flowtrace.celery._propagate.stamp`), so that its events about
+request (:func:`flowtrace.celery._stamp.stamp`), so that its events about
 the attempt carry the ids the attempt's own events will carry.
 
 No task runs here, so each event is emitted with its task's ``task_id`` and
@@ -43,7 +43,7 @@ from celery import states
 from celery.exceptions import Reject
 
 from flowtrace import context
-from flowtrace.celery import _msg, _propagate, _registry
+from flowtrace.celery import _msg, _registry, _stamp
 from flowtrace.trace import Trace
 
 _TASK_RECEIVED = Trace.TASK_RECEIVED
@@ -125,7 +125,7 @@ def request_ids(request):
     headers = _request_dict(request)
     if headers is None:
         return None
-    msg = _propagate.main_ids({"retries": headers.get("retries") or 0}, headers)
+    msg = _stamp.main_ids({"retries": headers.get("retries") or 0}, headers)
     return (msg["trace_id"], msg["span_id"]) if msg.get("trace_id") else None
 
 
@@ -145,13 +145,13 @@ def on_received(sender=None, request=None, **_):
         if token is not None:
             request.request_dict[_registry.ACTIVATE_KEY] = token(options)
         try:
-            _propagate.stamp(request.request_dict)
+            _stamp.stamp(request.request_dict)
         except Exception as exc:  # the attempt then chooses its ids itself
             _registry.failures.record("task_received (trace context)", exc)
         if not Trace.enabled:
             return
         _requests[request.id] = request
-        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
+        msg = _stamp.main_ids(_msg.from_request(request), request.request_dict)
         msg["state"] = states.RECEIVED
         headers = request.request_dict
         if headers.get("eta"):
@@ -174,7 +174,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
             held = None  # an earlier attempt's Request: a retry expired on receipt is not it
         if not _first_report(msg, held):
             return
-        _propagate.main_ids(msg, _request_dict(held) or _context_headers(request, msg["task_id"]))
+        _stamp.main_ids(msg, _request_dict(held) or _context_headers(request, msg["task_id"]))
         msg["state"] = states.REVOKED
         _runtime(msg, held)
         msg["reason"] = "expired" if expired else "terminated" if terminated else "revoked"
@@ -199,7 +199,7 @@ def on_failure(task, task_id, exception, einfo) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
-    _propagate.main_ids(msg, _request_dict(request) or _context_headers(task.request, task_id))
+    _stamp.main_ids(msg, _request_dict(request) or _context_headers(task.request, task_id))
     msg["state"] = states.FAILURE
     _runtime(msg, request)
     if exception is not None:
@@ -217,7 +217,7 @@ def on_retry(task, context, reason) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
-    _propagate.main_ids(msg, _request_dict(request) or _context_headers(context, task_id))
+    _stamp.main_ids(msg, _request_dict(request) or _context_headers(context, task_id))
     msg["state"] = states.RETRY
     _runtime(msg, request)
     if reason is None:
@@ -299,7 +299,7 @@ def _from_message(consumer, message):
         headers = {}
     delivery_info = getattr(message, "delivery_info", None) or {}
     msg = _msg.from_headers(headers, delivery_info.get("routing_key"), getattr(consumer, "hostname", None))
-    return _propagate.main_ids(msg, headers)
+    return _stamp.main_ids(msg, headers)
 
 
 def after_request_failure(request, exc_info, return_ok) -> None:
@@ -326,7 +326,7 @@ def after_request_failure(request, exc_info, return_ok) -> None:
             return
         if not lost and task.acks_on_timeout:
             return
-        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
+        msg = _stamp.main_ids(_msg.from_request(request), request.request_dict)
         _first_report(msg, request)
         msg["state"] = states.REJECTED
         _runtime(msg, request)
