@@ -1,6 +1,9 @@
 """flowtrace: flow-event tracing for Celery.
 
-The public face: :class:`Trace`, the event catalogue and the errors users see.
+The public face: :class:`Trace`, the event catalogue and the errors users see
+(they live in :mod:`flowtrace.errors`, with every other exception users catch).
+
+.. versionadded:: 0.1.0
 """
 
 from typing import TYPE_CHECKING

@@ -12,7 +12,10 @@ so that ``flowtrace events`` stays quick.
 
 :func:`main` turns every error into one line on stderr and an exit code, never
 a traceback: 2 for a bad command line (argparse's convention), 1 for a failure
-while running, 130 after Ctrl-C. ``--traceback`` shows the traceback too.
+while running, 130 after Ctrl-C (:mod:`flowtrace.errors` names them). ``--traceback``
+shows the traceback too.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ def format_table(rows: Sequence[events.Event], keys: bool = False) -> str:
     Columns are value, name, level, emitter and description, then the message
     keys when ``keys`` is true. Values are right-aligned; the last column is
     not padded, so no line ends in spaces.
+
+    Args:
+        rows: the events, in the order listed.
+        keys: add a column of their message keys.
+
+    Returns:
+        The table, each line ending in a newline.
 
     .. versionadded:: 0.1.0
     """
@@ -136,6 +146,12 @@ Summary
 
 def format_rst(rows: Sequence[events.Event]) -> str:
     """Return the reStructuredText event reference (``docs/events.rst``) for ``rows``.
+
+    Args:
+        rows: the events, in the order listed.
+
+    Returns:
+        The page, with a summary table, then one ``py:attribute`` entry per event.
 
     .. versionadded:: 0.1.0
     """

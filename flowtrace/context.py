@@ -20,6 +20,8 @@ context variables ``attempt_var``, ``trace_mode_var`` and ``task_fields_var``,
 read and set directly on the hot paths (a function around them would cost a
 call per message and per attempt), and ``enter_task`` / ``exit_task``, which
 bind and end an attempt's correlation fields.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ from flowtrace import _w3c
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Status, StatusCode
+
+__all__ = ["Ids", "SpanRef", "AttemptSpan", "current_ids", "current_span", "current_attempt", "set_ids", "reset_ids",
+           "new_trace", "bind_fields", "BINDABLE_FIELDS", "NEW", "LINK", "MODES"]
 
 #: A trace id and a span id as hex strings; ``(None, None)`` outside any trace.
 Ids = tuple[Optional[str], Optional[str]]
@@ -109,6 +114,12 @@ class SpanRef(NamedTuple):
     def span_context(self, remote: bool = True) -> SpanContext:
         """This span as an OpenTelemetry :class:`~opentelemetry.trace.SpanContext`.
 
+        Args:
+            remote: whether the span context was received from another process.
+
+        Returns:
+            The span context, with the ``tracestate`` parsed.
+
         .. versionadded:: 0.1.0
         """
         state = TraceState(_w3c.parse_tracestate(self.tracestate) or ()) if self.tracestate else None
@@ -118,6 +129,13 @@ class SpanRef(NamedTuple):
     @classmethod
     def from_span_context(cls, span_context: SpanContext | None) -> SpanRef | None:
         """The :class:`SpanRef` of an OpenTelemetry span context, or None when it is not valid.
+
+        Args:
+            span_context: the span context, or None.
+
+        Returns:
+            The span, its flags kept to ``SAMPLED`` and ``RANDOM``; None for
+            None or an invalid span context.
 
         .. versionadded:: 0.1.0
         """
@@ -168,6 +186,13 @@ class AttemptSpan(NonRecordingSpan):
         self._delegate: Span | None = None
 
     def get_span_context(self) -> SpanContext:
+        """The attempt's span context, made on first use.
+
+        Returns:
+            The span context of :attr:`ref`, local to this process.
+
+        .. versionadded:: 0.1.0
+        """
         span_context = self._span_context
         if span_context is None:
             span_context = self._span_context = self.ref.span_context(remote=False)
@@ -176,40 +201,107 @@ class AttemptSpan(NonRecordingSpan):
     def bind(self, span: Span) -> None:
         """Send what is done to this span to ``span`` too, a real span with the same ids.
 
+        Args:
+            span: the recording span, as an OpenTelemetry SDK makes it.
+
         .. versionadded:: 0.1.0
         """
         self._delegate = span
 
     def is_recording(self) -> bool:
+        """Whether a span is bound (:meth:`bind`) and records.
+
+        Returns:
+            The bound span's ``is_recording()``, False without one.
+
+        .. versionadded:: 0.1.0
+        """
         delegate = self._delegate
         return delegate is not None and delegate.is_recording()
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set attributes on the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            attributes: the attributes.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.set_attributes(attributes)
 
     def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute on the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            key: the attribute's name.
+            value: its value.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.set_attribute(key, value)
 
     def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None) -> None:
+        """Add an event to the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            name: the event's name.
+            attributes: its attributes.
+            timestamp: when it happened, in nanoseconds since the epoch; now by default.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.add_event(name, attributes, timestamp)
 
     def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
+        """Add a link to the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            context: the span context linked to.
+            attributes: the link's attributes.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.add_link(context, attributes)
 
     def update_name(self, name: str) -> None:
+        """Rename the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            name: the new name.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.update_name(name)
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
+        """Set the bound span's status, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            status: the status, or its code.
+            description: why, for an error status.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.set_status(status, description)
 
     def record_exception(self, exception: BaseException, attributes: Mapping[str, Any] | None = None,
                          timestamp: int | None = None, escaped: bool = False) -> None:
+        """Record an exception on the bound span, if any; as the OpenTelemetry ``Span`` method.
+
+        Args:
+            exception: the exception.
+            attributes: more attributes of the exception event.
+            timestamp: when it happened, in nanoseconds since the epoch; now by default.
+            escaped: whether the exception left the span's scope.
+
+        .. versionadded:: 0.1.0
+        """
         if self._delegate is not None:
             self._delegate.record_exception(exception, attributes, timestamp, escaped)
 
@@ -281,6 +373,13 @@ def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids 
     They win over any OpenTelemetry span until :func:`reset_ids`, for events,
     log records and the parent of the messages sent meanwhile.
 
+    Args:
+        trace_id: 32 lower-case hex digits, or None.
+        span_id: 16 lower-case hex digits, or None.
+
+    Returns:
+        The token to give :func:`reset_ids`.
+
     .. versionadded:: 0.1.0
     """
     return _current.set((trace_id, span_id))
@@ -288,6 +387,9 @@ def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids 
 
 def reset_ids(token: contextvars.Token[Ids | None]) -> None:
     """Undo :func:`set_ids`.
+
+    Args:
+        token: what :func:`set_ids` returned.
 
     .. versionadded:: 0.1.0
     """

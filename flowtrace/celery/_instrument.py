@@ -144,6 +144,15 @@ def uninstrument(app: Celery) -> bool:
 def is_instrumented(app: Celery) -> bool:
     """Return whether :func:`instrument` is in effect for ``app`` in this process.
 
+    Args:
+        app: a :class:`celery.Celery` app (``current_app`` is accepted).
+
+    Returns:
+        Whether it is instrumented here.
+
+    Raises:
+        ValueError: if ``app`` is not a Celery app.
+
     .. versionadded:: 0.1.0
     """
     return _app_object(app) in _registry.apps

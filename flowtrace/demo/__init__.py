@@ -18,6 +18,8 @@ Progress goes to standard error.
 The command line imports this package only when the demo runs, and the
 package imports Celery only inside :func:`run`, so that ``flowtrace events``
 stays quick.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations

@@ -37,6 +37,8 @@ The package's modules, in the order a log goes through them: ``_log`` reads
 the lines and their events, ``_state`` reads what one node's events say,
 ``_tree`` groups the events into nodes and links them into trees, ``_draw``
 draws one tree, ``_render`` all of them, and ``_command`` is the command.
+
+.. versionadded:: 0.1.0
 """
 
 from flowtrace.view._command import add_arguments, run, want_color

@@ -142,7 +142,7 @@ def parse_time(text: str) -> Optional[int]:
         text: the time, such as ``2026-11-21T10:05:24.506658Z``.
 
     Returns:
-        Whole microseconds since 1970-01-01T00:00:00Z, or ``None``.
+        Whole microseconds since the epoch, UTC, or ``None``.
 
     .. versionadded:: 0.1.0
     """
