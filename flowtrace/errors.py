@@ -2,9 +2,9 @@
 
 Each one is importable from here and from where it is raised
 (``flowtrace.FatalTaskError``, ``flowtrace.storages.StorageError``,
-``flowtrace.flow.dispatcher.FlowError`` and so on). This module imports
-nothing of flowtrace, so that any module can raise these without importing
-the code of another.
+``flowtrace.flow.dispatcher.FlowError`` and so on). At run time this module
+imports nothing of flowtrace, so that any module can raise these without
+importing the code of another, and no import circle forms over an error class.
 
 .. versionadded:: 0.1.0
 """
