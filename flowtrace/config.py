@@ -69,12 +69,12 @@ def _options(index: int, kind: str, value: object) -> dict[str, Any]:
 
 
 def _build(index: int, kind: str, options: dict[str, Any]) -> BuiltSink:
-    from flowtrace.trace import _build_filter
+    from flowtrace.trace import build_filter
 
     filters = {key: options.pop(key) for key in _FILTER_KEYS if key in options}
     sink: Sink
     try:
-        _build_filter(filters.get("events"), filters.get("min_level"))
+        build_filter(filters.get("events"), filters.get("min_level"))
         if kind == "logging":
             from flowtrace.sinks.logging import LoggingSink
 

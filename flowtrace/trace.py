@@ -181,7 +181,25 @@ def _validate_events(values: Iterable[int | str]) -> set[int]:
     return accepted
 
 
-def _build_filter(event_filter: EventFilter, min_level: str | None) -> frozenset[int] | None:
+def build_filter(event_filter: EventFilter, min_level: str | None) -> frozenset[int] | None:
+    """Return the event values a sink registered with ``events`` and ``min_level`` accepts.
+
+    What :meth:`Trace.add_sink` does with its filter options, for code that
+    checks a sink configuration before building the sink (the ``trace``
+    settings, flow YAML); internal to the package.
+
+    Args:
+        event_filter: an event name or value, an iterable of them, or None for every event.
+        min_level: the lowest level accepted, or None for every level.
+
+    Returns:
+        The accepted values, or None when both are None (every event).
+
+    Raises:
+        ValueError: for an unknown event name or value, or an unknown level.
+
+    .. versionadded:: 0.1.0
+    """
     accepts: set[int] | frozenset[int] | None = None
     if event_filter is not None:
         if isinstance(event_filter, (str, int)):
@@ -359,7 +377,7 @@ class Trace:
         """
         if not callable(sink):
             raise ValueError("a sink must be callable as sink(event, msg_dict), got %r" % (sink,))
-        accepts = _build_filter(events, min_level)
+        accepts = build_filter(events, min_level)
         with _registry.lock:
             taken = {entry.name for entry in _registry.entries}
             base = name or _sink_name(sink)

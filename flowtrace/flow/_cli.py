@@ -74,7 +74,7 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plot(args: argparse.Namespace) -> int:
     """Run ``flowtrace plot``: check the files, then write each flow's graph."""
-    from flowtrace.cli import CliError
+    from flowtrace.errors import CliError
     from flowtrace.flow import plot as plotting
 
     result = _check_paths(args.paths)

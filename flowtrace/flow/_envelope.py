@@ -26,9 +26,9 @@ from typing import Any
 
 from celery import Task
 
+from flowtrace.errors import FatalTaskError, RetryTask, StorageError
 from flowtrace.flow import _runtime, _wakeup
-from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
-from flowtrace.storages.base import StorageError
+from flowtrace.flow.task import FlowTask
 from flowtrace.trace import Trace
 
 

@@ -45,10 +45,10 @@ def _dry(index: int, entry):
         dsn = value.get("dsn")
         if not isinstance(dsn, str):
             return None, "%s: a 'dsn' string is required, got %r" % (_label(index, kind), dsn)
-        from flowtrace.trace import _build_filter
+        from flowtrace.trace import build_filter
 
         try:
-            _build_filter(value.get("events"), value.get("min_level"))
+            build_filter(value.get("events"), value.get("min_level"))
         except ValueError as exc:
             return None, "%s: %s" % (_label(index, kind), exc)
         return None, None

@@ -246,7 +246,7 @@ class _Checker:
         """Import module ``name``; report and return None when that fails."""
         if name not in self.imports:
             try:
-                self.imports[name] = predicates._import(name)
+                self.imports[name] = predicates.import_module(name)
             except ImportError as exc:
                 self.imports[name] = exc
         found = self.imports[name]

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple,
                     TypeVar, Union)
+
+from flowtrace.errors import FlowConfigError
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -63,22 +64,6 @@ class Problem(NamedTuple):
 
     def __str__(self) -> str:
         return "%s:%d: %s" % (self.path, self.line, self.message)
-
-
-class FlowConfigError(ValueError):
-    """Flow configuration that cannot be loaded; every problem found is listed.
-
-    Attributes:
-        problems: the :class:`~flowtrace.flow.config.Problem` tuples, in file and line order.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, problems: Iterable[Problem]) -> None:
-        self.problems = tuple(problems)
-        count = len(self.problems)
-        head = "%d error%s in flow configuration" % (count, "" if count == 1 else "s")
-        super().__init__("\n".join([head] + [str(problem) for problem in self.problems]))
 
 
 class FrozenMap(dict[_K, _V], Generic[_K, _V]):

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task, states
 
+from flowtrace.errors import FlowError, StorageError
 from flowtrace.flow import _runtime, _state, _wakeup
-from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -54,24 +54,6 @@ __all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
 #: The app setting ``(first, longest)`` countdown of a waiting dispatcher, in seconds.
 COUNTDOWN_SETTING = "flowtrace_dispatcher_countdown"
 DEFAULT_COUNTDOWN = (2.0, 60.0)
-
-
-class FlowError(Exception):
-    """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
-
-    Attributes:
-        state: ``{"finished_nodes": ..., "failed_nodes": ..., "active_nodes": ...}``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, state=None):
-        super().__init__(state)
-        self.state = state
-
-    def __str__(self):
-        state = self.state or {}
-        return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
 
 
 class Dispatcher(Task):

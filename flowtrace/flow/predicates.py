@@ -190,7 +190,7 @@ def resolve(name: str, module: Optional[str] = None) -> Callable[..., bool]:
     if not isinstance(name, str) or not _NAME.match(name):
         raise LookupError("%r is not a predicate name" % (name,))
     if module is not None:
-        fn = getattr(_import(module), name, None)
+        fn = getattr(import_module(module), name, None)
         if fn is not None:
             if not callable(fn):
                 raise LookupError("%s.%s is not callable, so it is not a predicate" % (module, name))
@@ -210,7 +210,7 @@ def names(module: Optional[str] = None) -> List[str]:
     found = set(BUILTINS)
     if module is not None:
         try:
-            mod = _import(module)
+            mod = import_module(module)
         except ImportError:
             mod = None
         for attr, value in (vars(mod) if mod is not None else {}).items():
@@ -219,7 +219,21 @@ def names(module: Optional[str] = None) -> List[str]:
     return sorted(found)
 
 
-def _import(module: str):
+def import_module(module: str):
+    """Import ``module``, a predicates module; internal to the package (:mod:`flowtrace.flow.check` uses it too).
+
+    Args:
+        module: the dotted module name.
+
+    Returns:
+        The module.
+
+    Raises:
+        ImportError: if it cannot be imported; any exception its import
+            raises is re-raised as one.
+
+    .. versionadded:: 0.1.0
+    """
     try:
         return importlib.import_module(module)
     except ImportError:

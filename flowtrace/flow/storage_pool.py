@@ -17,7 +17,8 @@ import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Union
 
-from flowtrace.storages.base import DataStorage, ExcInfo, MissingResult, StorageError, error_record
+from flowtrace.errors import MissingResult, StorageError
+from flowtrace.storages.base import DataStorage, ExcInfo, error_record
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:

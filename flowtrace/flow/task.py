@@ -29,42 +29,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from flowtrace.errors import FatalTaskError, NoParentNodeError, RetryTask
+
 if TYPE_CHECKING:
     from flowtrace.flow.storage_pool import StoragePool
     from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
-
-
-class FatalTaskError(Exception):
-    """Raised by a flow task that must fail now, without the retries its ``max_retry`` allows.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class NoParentNodeError(LookupError):
-    """A flow task asked for the result of a node that did not run before it.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class RetryTask(Exception):
-    """Raised by :meth:`flowtrace.FlowTask.retry`: run the task again after ``countdown`` seconds.
-
-    Such a retry is the task's own decision, so it does not count against its
-    ``max_retry`` (as in Selinon).
-
-    Attributes:
-        countdown: seconds to wait before the next attempt.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, countdown: float = 0) -> None:
-        super().__init__("the task asked to be retried in %ss" % (countdown,))
-        self.countdown = countdown
 
 
 class FlowTask(abc.ABC):

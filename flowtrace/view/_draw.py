@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import IO, Dict, List, NamedTuple, Optional, Tuple, Union
 
-from flowtrace._viewlog import format_time, text
-from flowtrace._viewstate import Attempt
-from flowtrace._viewtree import KIND_FLOW, Node, walk
+from flowtrace.view._log import format_time, text
+from flowtrace.view._state import Attempt
+from flowtrace.view._tree import KIND_FLOW, Node, walk
 
 _COLORS = {
     "SUCCESS": "32", "FAILURE": "31", "RETRY": "33", "IGNORED": "35", "REJECTED": "35", "REVOKED": "35",

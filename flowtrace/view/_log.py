@@ -135,7 +135,16 @@ def _optional(record: dict, key: str, kind: type) -> bool:
 def parse_time(text: str) -> Optional[int]:
     """Return an ISO-8601 time in microseconds since the epoch, or ``None`` if it is not one.
 
-    A time without an offset is taken as UTC.
+    A time without an offset is taken as UTC. Internal to the package: the
+    demo's summary reads the log's times with it too.
+
+    Args:
+        text: the time, such as ``2026-11-21T10:05:24.506658Z``.
+
+    Returns:
+        Whole microseconds since the epoch, UTC, or ``None``.
+
+    .. versionadded:: 0.1.0
     """
     match = _TIME.match(text)
     if match is None:
@@ -207,7 +216,20 @@ def number(value) -> Optional[float]:
 
 
 def text(value, default: str = "") -> str:
-    """Return a string from the log safe to show on a terminal, or ``default`` if it is not a non-empty string."""
+    """Return a string from the log safe to show on a terminal, or ``default`` if it is not a non-empty string.
+
+    Control characters and bidirectional overrides are escaped. Internal to
+    the package: the demo's summary shows the log's values with it too.
+
+    Args:
+        value: a value from an event's details.
+        default: what to return for anything but a non-empty string.
+
+    Returns:
+        The string, safe to print.
+
+    .. versionadded:: 0.1.0
+    """
     if type(value) is not str or not value:
         return default
     return _UNSAFE.sub(lambda match: repr(match.group(0))[1:-1], value)

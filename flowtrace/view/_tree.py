@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
-from flowtrace._viewlog import Event, ident, text
-from flowtrace._viewstate import Attempt, summarize_flow, summarize_task
+from flowtrace.view._log import Event, ident, text
+from flowtrace.view._state import Attempt, summarize_flow, summarize_task
 
 KIND_TASK = "task"
 KIND_FLOW = "flow"

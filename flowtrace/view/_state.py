@@ -1,7 +1,7 @@
 """What the events of one task or flow say about it, for ``flowtrace view``: its name, attempts, state and note.
 
 Each function here reads one node's own events; how nodes link into trees,
-and the times that depend on children, are :mod:`flowtrace._viewtree`'s.
+and the times that depend on children, are :mod:`flowtrace.view._tree`'s.
 A state ending in ``?`` means the node has not finished in the log.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
-from flowtrace._viewlog import US, Event, ident, number, parse_time, text
+from flowtrace.view._log import US, Event, ident, number, parse_time, text
 
 # The end of one attempt of a task, and the state it leaves the task in.
 _TASK_TERMINALS = {

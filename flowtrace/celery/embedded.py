@@ -9,7 +9,9 @@ writes the file under a name no queue reads and renames it into place.
 
 Use :func:`celery_config` for a ready set of settings::
 
-    app.conf.update(flowtrace.embedded.celery_config("/tmp/flows"))
+    app.conf.update(flowtrace.celery.embedded.celery_config("/tmp/flows"))
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
