@@ -26,6 +26,7 @@ from typing import Any
 
 from celery import Task
 
+from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.flow import _runtime, _wakeup
 from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
 from flowtrace.storages.base import StorageError
@@ -84,8 +85,8 @@ class FlowTaskEnvelope(Task):
         """Celery's retry with the next ``retried_count``; the flow header follows it."""
         kwargs = dict(call, retried_count=retried_count)
         headers = dict(self.request.headers or {})
-        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(call["flow_name"], call["dispatcher_id"],
-                                                             call["parent"], call["node_args"], retried_count)
+        headers[FLOW_HEADER] = flow_header(call["flow_name"], call["dispatcher_id"], call["parent"],
+                                           call["node_args"], retried_count)
         return self.retry(kwargs=kwargs, countdown=countdown, exc=exc, max_retries=None, headers=headers,
                           queue=self.flow_task.queue)
 

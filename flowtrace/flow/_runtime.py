@@ -18,10 +18,6 @@ APP_SETTING = "flowtrace_flows"
 #: The Celery name of the dispatcher task.
 DISPATCHER_NAME = "flowtrace.dispatcher"
 
-#: The message header whose value the Celery integration copies into every task event:
-#: ``flow_name``, ``dispatcher_id``, ``parent``, ``node_args`` and ``retried_count``.
-FLOW_HEADER = "flowtrace_flow"
-
 _pools: weakref.WeakKeyDictionary[Any, tuple[int, FlowConfig, StoragePool]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
@@ -57,12 +53,6 @@ def pool_of(app: Any) -> StoragePool:
             held = (pid, config, StoragePool.from_config(config))
             _pools[app] = held
     return held[2]
-
-
-def flow_header(flow_name, dispatcher_id, parent, node_args, retried_count=0) -> dict:
-    """The value of :data:`FLOW_HEADER` for a message of a flow."""
-    return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "parent": parent, "node_args": node_args,
-            "retried_count": retried_count}
 
 
 class RetrylessBackend:

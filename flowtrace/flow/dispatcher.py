@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task, states
 
+from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.flow import _runtime, _state, _wakeup
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
@@ -159,8 +160,8 @@ class Dispatcher(Task):
         """Send the next wake-up's message (Celery's ``retry``, which raises ``Retry``)."""
         headers = dict(self.request.headers or {})
         headers.pop(_wakeup.HINT, None)  # the nodes that woke this wake-up, not the next one
-        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
-                                                             kwargs["node_args"], kwargs["retried_count"])
+        headers[FLOW_HEADER] = flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
+                                           kwargs["node_args"], kwargs["retried_count"])
         return self.retry(kwargs=kwargs, countdown=countdown, max_retries=None, queue=queue, headers=headers)
 
     @staticmethod
@@ -252,11 +253,11 @@ class _CeleryPorts(_state.Ports):
 
     def send_task(self, name, task_id, node_args, parent):
         entry = self.config.tasks[name]
-        header = _runtime.flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
+        header = flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
         self.app.tasks[name].apply_async(
             kwargs={"flow_name": self.flow_name, "node_args": node_args, "parent": parent,
                     "dispatcher_id": self.dispatcher_id, "retried_count": 0},
-            task_id=task_id, queue=entry.queue, headers={_runtime.FLOW_HEADER: header})
+            task_id=task_id, queue=entry.queue, headers={FLOW_HEADER: header})
         return entry.queue
 
     def send_flow(self, name, dispatcher_id, node_args, parent):
@@ -290,6 +291,6 @@ def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, par
     kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
     if parent_dispatcher_id is not None:
         kwargs["parent_dispatcher_id"] = parent_dispatcher_id
-    header = _runtime.flow_header(flow_name, dispatcher_id, parent, node_args)
+    header = flow_header(flow_name, dispatcher_id, parent, node_args)
     return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
-        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={_runtime.FLOW_HEADER: header})
+        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header})
