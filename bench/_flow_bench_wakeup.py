@@ -39,7 +39,7 @@ from celery.exceptions import Retry
 from kombu.utils.json import dumps as kombu_dumps, loads as kombu_loads
 
 from flowtrace.flow import _state, register
-from flowtrace.flow.config import Edge, Flow, FlowConfig, Foreach, FrozenMap, Task
+from flowtrace.flow.model import Edge, Flow, FlowConfig, Foreach, FrozenMap, Task
 
 SHAPES = ("fan-out", "foreach")
 #: Whether this flowtrace's WakeUp takes the ids of the nodes that nudged it.

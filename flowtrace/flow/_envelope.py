@@ -36,7 +36,7 @@ from flowtrace.trace import Trace
 class FlowTaskEnvelope(Task):
     """The base of the Celery tasks made by :func:`make_task`; ``flow_task`` is the configuration's entry."""
 
-    # The flowtrace.flow.config.Task entry; make_task sets it on each subclass.
+    # The flowtrace.flow.model.Task entry; make_task sets it on each subclass.
     flow_task: Any = None
     acks_late = True
     max_retries = None

@@ -7,7 +7,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from flowtrace.flow.config import FlowConfig
+from flowtrace.flow.model import FlowConfig
 
 if TYPE_CHECKING:
     from flowtrace.flow.storage_pool import StoragePool

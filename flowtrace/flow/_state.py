@@ -49,7 +49,7 @@ import threading
 import uuid
 from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
-from flowtrace.flow.config import Edge, Failure, FlowConfig, Flow
+from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
 from flowtrace.flow.predicates import describe, evaluate
 from flowtrace.trace import Trace
 

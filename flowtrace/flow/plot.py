@@ -23,7 +23,7 @@ import shutil
 import subprocess
 from typing import List, Optional
 
-from flowtrace.flow.config import ALWAYS_TRUE, Flow, FlowConfig
+from flowtrace.flow.model import ALWAYS_TRUE, Flow, FlowConfig
 from flowtrace.flow.predicates import describe
 
 __all__ = ["to_dot", "write", "find_dot"]

@@ -38,7 +38,7 @@ import inspect
 import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
-from flowtrace.flow.config import And, Condition, Not, Or, Predicate
+from flowtrace.flow.model import And, Condition, Not, Or, Predicate
 
 __all__ = [
     "alwaysTrue", "alwaysFalse", "fieldEqual", "fieldExist", "fieldLenEqual", "fieldLenGreater", "fieldLenLess",
@@ -307,9 +307,9 @@ def evaluate(condition: Condition, *, node_args: Any = None, result_of: Optional
     a result is only read when a predicate needs it.
 
     Args:
-        condition: a :class:`~flowtrace.flow.config.Predicate`,
-            :class:`~flowtrace.flow.config.And`, :class:`~flowtrace.flow.config.Or`
-            or :class:`~flowtrace.flow.config.Not`.
+        condition: a :class:`~flowtrace.flow.model.Predicate`,
+            :class:`~flowtrace.flow.model.And`, :class:`~flowtrace.flow.model.Or`
+            or :class:`~flowtrace.flow.model.Not`.
         node_args: the flow's arguments, for predicates that take ``node_args``.
         result_of: called with a node name, returns that node's stored result;
             needed when a predicate takes ``message``.

@@ -21,7 +21,7 @@ from flowtrace.storages.base import DataStorage, ExcInfo, MissingResult, Storage
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
-    from flowtrace.flow.config import FlowConfig
+    from flowtrace.flow.model import FlowConfig
 
 #: What :class:`StoragePool` takes for one storage: ``(adapter class,
 #: configuration)``, the configuration a mapping of keyword arguments or
@@ -126,7 +126,7 @@ class StoragePool:
         ``classname`` fails here; the adapters are still created on first use.
 
         Args:
-            config: a ``flowtrace.flow.config.FlowConfig``, as
+            config: a ``flowtrace.flow.model.FlowConfig``, as
                 ``flowtrace.flow.load_flows()`` returns it.
             cache_size: as for the constructor.
 

@@ -6,7 +6,7 @@ import pytest
 
 from flowtrace import Trace
 from flowtrace.flow import _state
-from flowtrace.flow.config import Edge, Flow, FlowConfig, FrozenMap, Task
+from flowtrace.flow.model import Edge, Flow, FlowConfig, FrozenMap, Task
 from flowtrace.flow.dispatcher import FlowError, _CeleryPorts
 from flowtrace.testing import capture_events
 

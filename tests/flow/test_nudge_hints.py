@@ -7,7 +7,7 @@ import types
 from kombu.asynchronous.timer import Timer
 
 from flowtrace.flow import _state, _wakeup
-from flowtrace.flow.config import Flow
+from flowtrace.flow.model import Flow
 from flowtrace.flow.dispatcher import Dispatcher
 from flowtrace.testing import capture_events
 from tests.flow.test_state import Ports, config, edge

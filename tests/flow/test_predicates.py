@@ -3,7 +3,7 @@
 import pytest
 
 from flowtrace.flow import predicates
-from flowtrace.flow.config import And, FrozenMap, Not, Or, Predicate
+from flowtrace.flow.model import And, FrozenMap, Not, Or, Predicate
 
 RESULT = {"status": "ok", "items": [{"sku": 1}, {"sku": 2}], "count": 3, "tags": ["a", "b"], "none": None}
 

@@ -6,7 +6,7 @@ import pytest
 
 from flowtrace import Trace, events
 from flowtrace.flow import _state
-from flowtrace.flow.config import (Edge, Failure, Flow, FlowConfig, Foreach, FrozenMap, Predicate, Storage, Task)
+from flowtrace.flow.model import (Edge, Failure, Flow, FlowConfig, Foreach, FrozenMap, Predicate, Storage, Task)
 from flowtrace.testing import capture_events
 
 DISPATCHER_EVENTS = {row.value for row in events.EVENTS if row.emitter == events.DISPATCHER}

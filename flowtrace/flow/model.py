@@ -1,4 +1,4 @@
-"""The flow configuration: what :func:`flowtrace.load_flows` returns.
+"""The data model of a flow configuration: what :func:`flowtrace.load_flows` returns.
 
 Every class here is a frozen dataclass holding plain data: names, numbers,
 tuples and read-only mappings, never a live object. A configuration can be
@@ -8,19 +8,17 @@ Nodes refer to each other by name; :meth:`FlowConfig.node` looks a name up.
 
 Each object remembers where it was written (:class:`Location`), so that a
 problem found at run time can point at the line of YAML that caused it.
+
+Reading and checking YAML is :mod:`flowtrace.flow.load`'s part; nothing
+here imports it.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple,
-                    TypeVar, Union)
-
-if TYPE_CHECKING:
-    from celery import Celery
+from typing import Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple, TypeVar, Union
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -28,7 +26,7 @@ _V = TypeVar("_V")
 __all__ = [
     "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
     "Condition", "Foreach", "Edge", "Failure", "Flow", "Settings", "FlowConfig", "ALWAYS_TRUE",
-    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE", "load_flows",
+    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE",
 ]
 
 #: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
@@ -69,7 +67,7 @@ class FlowConfigError(ValueError):
     """Flow configuration that cannot be loaded; every problem found is listed.
 
     Attributes:
-        problems: the :class:`~flowtrace.flow.config.Problem` tuples, in file and line order.
+        problems: the :class:`~flowtrace.flow.model.Problem` tuples, in file and line order.
 
     .. versionadded:: 0.1.0
     """
@@ -482,39 +480,3 @@ class FlowConfig:
 
     def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows.values())
-
-
-def load_flows(*paths: str | os.PathLike[str], app: Celery | None = None) -> FlowConfig:
-    """Load and check Selinon-style flow YAML from files and folders.
-
-    Every path is a YAML file or a folder, whose ``*.yml`` and ``*.yaml``
-    files are read in name order; together they make one configuration, as
-    Selinon's ``nodes.yml`` and flow definition files do. Everything that
-    ``flowtrace check`` reports is checked, and every problem is reported at
-    once.
-
-    Args:
-        paths: files and folders.
-        app: a Celery app to register the flows on, with
-            :func:`flowtrace.flow.register`, which also applies
-            ``global: trace``.
-
-    Returns:
-        The :class:`~flowtrace.flow.config.FlowConfig`.
-
-    Raises:
-        FlowConfigError: listing every problem as ``file:line: message``.
-        ValueError: if no path is given.
-
-    .. versionadded:: 0.1.0
-    """
-    from flowtrace.flow import check, register
-
-    if not paths:
-        raise ValueError("load_flows() needs at least one file or folder")
-    result = check.check_paths(*paths)
-    if result.problems or result.config is None:  # a result without problems has its config
-        raise FlowConfigError(result.problems)
-    if app is not None:
-        register(app, result.config)
-    return result.config
