@@ -44,7 +44,7 @@ from flowtrace.flow.model import Edge, Flow, FlowConfig, Foreach, FrozenMap, Tas
 SHAPES = ("fan-out", "foreach")
 #: Whether this flowtrace's WakeUp takes the ids of the nodes that nudged it.
 HINTS = "ended" in inspect.signature(_state.WakeUp.__init__).parameters
-#: The request attribute through which the worker hands the dispatcher those ids (see flowtrace.flow._wakeup).
+#: The request attribute through which the worker hands the dispatcher those ids (see flowtrace.flow._nudge).
 HINT_ATTR = "flowtrace_nudged"
 
 

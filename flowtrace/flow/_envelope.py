@@ -27,7 +27,7 @@ from typing import Any
 from celery import Task
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _runtime, _wakeup
+from flowtrace.flow import _runtime, _nudge
 from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
@@ -44,7 +44,7 @@ class FlowTaskEnvelope(Task):
     typing = False
 
     def run(self, flow_name, node_args=None, parent=None, dispatcher_id=None, retried_count=0):
-        _wakeup.ensure_last()
+        _nudge.ensure_last()
         entry = self.flow_task
         pool = _runtime.pool_of(self.app)
         task_id = self.request.id

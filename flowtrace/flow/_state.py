@@ -8,7 +8,7 @@ whether the flow goes on, has ended or has failed.
 
 Which outcomes a wake-up reads: those of every running node, or, when the
 dispatcher knows which nodes have ended since (their nudges said so, see
-``flowtrace.flow._wakeup``) and more than :data:`READ_ALL_UP_TO` nodes are
+``flowtrace.flow._nudge``) and more than :data:`READ_ALL_UP_TO` nodes are
 running, those of these nodes only. Apart from carrying the state itself, the
 work of a wake-up then follows the nodes that changed and not the size of the
 flow: the running nodes are indexed by id, and each node's edges are found

@@ -17,7 +17,7 @@ is a *wake-up*:
 
    - nodes still run: ``DISPATCHER_RETRY``, and the dispatcher retries itself
      with the new state and a countdown, the safety net; a node that ends
-     *nudges* it so that it runs at once (see ``flowtrace.flow._wakeup``);
+     *nudges* it so that it runs at once (see ``flowtrace.flow._nudge``);
    - the flow ended: ``FLOW_END``; the task succeeds, its result Selinon's
      ``{finished_nodes, failed_nodes, active_nodes}``;
    - the flow failed: ``FLOW_FAILURE``; within the flow's ``max_retry`` it
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Task, states
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _runtime, _state, _wakeup
+from flowtrace.flow import _runtime, _state, _nudge
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
@@ -88,11 +88,11 @@ class Dispatcher(Task):
     typing = False
     # A failed flow is an outcome, not a crash: Celery logs it without a traceback.
     throws = (FlowError,)
-    Request = "flowtrace.flow._wakeup:DispatcherRequest"
+    Request = "flowtrace.flow._nudge:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
             parent_dispatcher_id=None, polled_at=None):
-        _wakeup.ensure_last()
+        _nudge.ensure_last()
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
         dispatcher_id = self.request.id
@@ -142,7 +142,7 @@ class Dispatcher(Task):
         """``(ended, polled_at)``: the node ids whose outcome to read (None: every running node), and the
         time of the latest wake-up that read every node, this one included."""
         now = time.time()
-        nudged = getattr(self.request, _wakeup.HINT, None)
+        nudged = getattr(self.request, _nudge.HINT, None)
         # abs(): a clock that is behind on another worker makes full reads more frequent, never rarer.
         if nudged is None or polled_at is None or abs(now - polled_at) >= _countdowns(self.app)[0]:
             return None, now
@@ -159,7 +159,7 @@ class Dispatcher(Task):
     def _retry(self, kwargs, countdown, queue):
         """Send the next wake-up's message (Celery's ``retry``, which raises ``Retry``)."""
         headers = dict(self.request.headers or {})
-        headers.pop(_wakeup.HINT, None)  # the nodes that woke this wake-up, not the next one
+        headers.pop(_nudge.HINT, None)  # the nodes that woke this wake-up, not the next one
         headers[FLOW_HEADER] = flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
                                            kwargs["node_args"], kwargs["retried_count"])
         return self.retry(kwargs=kwargs, countdown=countdown, max_retries=None, queue=queue, headers=headers)

@@ -6,7 +6,7 @@ import types
 
 from kombu.asynchronous.timer import Timer
 
-from flowtrace.flow import _state, _wakeup
+from flowtrace.flow import _state, _nudge
 from flowtrace.flow.model import Flow
 from flowtrace.flow.dispatcher import Dispatcher
 from flowtrace.testing import capture_events
@@ -107,36 +107,36 @@ class TestNudgeNamesItsNode:
         timer, ran = Timer(), []
         request = self.Request("d1")
         timer.call_after(60, ran.append, (request,))
-        assert True is _wakeup.wake(timer, "d1", "n1")
-        assert ([request], ["n1"]) == (ran, request._request_dict[_wakeup.HINT])
+        assert True is _nudge.wake(timer, "d1", "n1")
+        assert ([request], ["n1"]) == (ran, request._request_dict[_nudge.HINT])
 
     def test_unnamed_nudge_names_nothing(self):
         """A nudge that does not name its node leaves the request without a hint: every node is read."""
         timer = Timer()
         request = self.Request("d1")
         timer.call_after(60, lambda r: None, (request,))
-        _wakeup.wake(timer, "d1")
+        _nudge.wake(timer, "d1")
         assert {"id": "d1"} == request._request_dict
 
     def test_early_nudges_add_up(self):
         """Nudges that come before the message are all named when it arrives, and forgotten then."""
-        _wakeup._remember("d4", "n1")
-        _wakeup._remember("d4", "n2")
-        assert ((True, ["n1", "n2"]), (False, None)) == (_wakeup._take("d4"), _wakeup._take("d4"))
+        _nudge._remember("d4", "n1")
+        _nudge._remember("d4", "n2")
+        assert ((True, ["n1", "n2"]), (False, None)) == (_nudge._take("d4"), _nudge._take("d4"))
 
     def test_one_unnamed_early_nudge_means_read_everything(self):
         """Among early nudges, one that names no node makes the wake-up read every node."""
-        _wakeup._remember("d5", "n1")
-        _wakeup._remember("d5")
-        _wakeup._remember("d5", "n2")
-        assert (True, None) == _wakeup._take("d5")
+        _nudge._remember("d5", "n1")
+        _nudge._remember("d5")
+        _nudge._remember("d5", "n2")
+        assert (True, None) == _nudge._take("d5")
 
 
 def dispatcher(nudged=None, headers=None, countdown=(2.0, 60.0)):
     """What Dispatcher's helpers use of ``self``: its request and its app's settings."""
     request = types.SimpleNamespace(id="D1", headers=headers)
     if nudged is not None:
-        setattr(request, _wakeup.HINT, nudged)
+        setattr(request, _nudge.HINT, nudged)
     app = types.SimpleNamespace(conf={"flowtrace_dispatcher_countdown": countdown})
     return types.SimpleNamespace(request=request, app=app)
 
@@ -162,7 +162,7 @@ class TestDispatcherReads:
     def test_the_hint_does_not_travel_on(self):
         """The next wake-up's message does not carry the nodes that woke this one."""
         sent = {}
-        fake = dispatcher(["n1"], headers={_wakeup.HINT: ["n1"], "mine": 1})
+        fake = dispatcher(["n1"], headers={_nudge.HINT: ["n1"], "mine": 1})
         fake.retry = lambda **options: sent.update(options)
         Dispatcher._retry(fake, {"flow_name": "f", "parent": None, "node_args": None, "retried_count": 0}, 2.0, "q")
         assert ["flowtrace_flow", "mine"] == sorted(sent["headers"])

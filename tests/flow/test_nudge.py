@@ -1,10 +1,10 @@
-"""Tests for flowtrace.flow._wakeup: claiming a dispatcher's timer entry, and nudges that come early."""
+"""Tests for flowtrace.flow._nudge: claiming a dispatcher's timer entry, and nudges that come early."""
 
 import threading
 
 from kombu.asynchronous.timer import Timer
 
-from flowtrace.flow import _wakeup
+from flowtrace.flow import _nudge
 
 
 class Request:
@@ -34,24 +34,24 @@ class TestWake:
         timer, ran = Timer(), []
         other = timer.call_after(60, ran.append, (Request("other"),))
         entry = timer.call_after(60, ran.append, (Request("d1"),))
-        assert True is _wakeup.wake(timer, "d1")
+        assert True is _nudge.wake(timer, "d1")
         assert (["d1"], True, False) == ([r.id for r in ran], entry.canceled, other.canceled)
 
     def test_twice(self):
         """A second nudge finds the entry cancelled: it does not run twice."""
         timer, ran = Timer(), []
         timer.call_after(60, ran.append, (Request("d1"),))
-        assert (True, False, 1) == (_wakeup.wake(timer, "d1"), _wakeup.wake(timer, "d1"), len(ran))
+        assert (True, False, 1) == (_nudge.wake(timer, "d1"), _nudge.wake(timer, "d1"), len(ran))
 
     def test_not_here(self):
         """A timer without the dispatcher's entry says so."""
-        assert False is _wakeup.wake(Timer(), "d1")
+        assert False is _nudge.wake(Timer(), "d1")
 
     def test_thread_based_timer(self):
         """With a timer2-style timer the claim takes its mutex, and leaves it free afterwards."""
         timer, ran = Threaded(), []
         timer.schedule.call_after(60, ran.append, (Request("d1"),))
-        assert True is _wakeup.wake(timer, "d1")
+        assert True is _nudge.wake(timer, "d1")
         assert (1, False) == (len(ran), timer.mutex.locked())
 
 
@@ -60,15 +60,15 @@ class TestEarly:
 
     def test_remembered_once(self):
         """A remembered nudge is taken once."""
-        _wakeup._remember("d2")
-        assert (True, False) == (_wakeup.take_early("d2"), _wakeup.take_early("d2"))
+        _nudge._remember("d2")
+        assert (True, False) == (_nudge.take_early("d2"), _nudge.take_early("d2"))
 
     def test_expires(self, monkeypatch):
         """A nudge older than EARLY_TTL is forgotten."""
-        _wakeup._remember("d3")
-        clock = _wakeup.time.monotonic() + _wakeup.EARLY_TTL + 1
-        monkeypatch.setattr(_wakeup.time, "monotonic", lambda: clock)
-        assert False is _wakeup.take_early("d3")
+        _nudge._remember("d3")
+        clock = _nudge.time.monotonic() + _nudge.EARLY_TTL + 1
+        monkeypatch.setattr(_nudge.time, "monotonic", lambda: clock)
+        assert False is _nudge.take_early("d3")
 
     def test_command_remembers_what_it_cannot_place(self):
         """The remote-control command runs a held entry, and remembers a nudge for a message not yet here."""
@@ -79,6 +79,6 @@ class TestEarly:
 
         ran = []
         State.consumer.timer.call_after(60, ran.append, (Request("held"),))
-        _wakeup.flowtrace_wakeup(State, dispatcher_id="held")
-        _wakeup.flowtrace_wakeup(State, dispatcher_id="later")
-        assert (1, False, True) == (len(ran), _wakeup.take_early("held"), _wakeup.take_early("later"))
+        _nudge.flowtrace_wakeup(State, dispatcher_id="held")
+        _nudge.flowtrace_wakeup(State, dispatcher_id="later")
+        assert (1, False, True) == (len(ran), _nudge.take_early("held"), _nudge.take_early("later"))

@@ -103,7 +103,7 @@ def _on_postrun(sender=None, task=None, state=None, **_):
         failures.record("task_postrun", exc)
 
 
-_UID = "flowtrace.flow.wakeup.postrun"
+_UID = "flowtrace.flow.nudge.postrun"
 
 
 def connect() -> None:
