@@ -46,7 +46,7 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
         raise ValueError("app %r already has a flow configuration (from %s); load every file in one "
                          "load_flows() call" % (app.main, ", ".join(current.files) or "no file"))
     # Imported here, as they import Celery: loading and checking flows does without it.
-    from flowtrace.flow import _envelope, _nudge
+    from flowtrace.flow import _nudge, _runner
     from flowtrace.flow.dispatcher import Dispatcher
 
     taken = [name for name in (_runtime.DISPATCHER_NAME,) + tuple(config.tasks) if name in app.tasks]
@@ -58,6 +58,6 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
     app.conf[_runtime.APP_SETTING] = config
     app.register_task(type("Dispatcher", (Dispatcher,), {"__module__": Dispatcher.__module__})())
     for entry in config.tasks.values():
-        _envelope.make_task(app, entry)
+        _runner.make_task(app, entry)
     _nudge.connect()
     return config

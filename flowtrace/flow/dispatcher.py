@@ -6,7 +6,7 @@ its own message, so no worker ever blocks waiting for a node. Each run of it
 is a *wake-up*:
 
 1. ``DISPATCHER_WAKEUP``;
-2. the state advances (``flowtrace.flow._state.WakeUp``): outcomes are
+2. the state advances (``flowtrace.flow._wakeup.WakeUp``): outcomes are
    read from the result backend, edges fire, nodes are sent, fallbacks start.
    A wake-up that nudges caused reads the outcome of the nodes whose nudges
    named them only; one that its countdown caused reads every running node,
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Task, states
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _runtime, _state, _nudge
+from flowtrace.flow import _flowstate, _nudge, _runtime, _wakeup
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
@@ -106,21 +106,21 @@ class Dispatcher(Task):
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
-            wakeup = _state.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
+            wakeup = _wakeup.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
                                    _CeleryPorts(self, config, flow_name, parent), ended=ended)
             outcome = wakeup.run()
-        except _state.Postpone:
+        except _wakeup.Postpone:
             # Not a change: the countdown backs off as after an idle wake-up. The
             # next wake-up reads every node: the one left unhandled may have no nudge to come.
             raise self._wait(info, dict(call, polled_at=None), wakeup, changed=False)
         except Exception:
             Trace.log(Trace.DISPATCHER_FAILURE, flow_msg, what=traceback.format_exc())
-            final = _final(wakeup.state) if wakeup is not None else _final(_state.FlowState.from_dict(None))
+            final = _final(wakeup.state) if wakeup is not None else _final(_flowstate.FlowState.from_dict(None))
             raise FlowError(final) from None
-        if outcome == _state.RUNNING:
+        if outcome == _wakeup.RUNNING:
             raise self._wait(info, call, wakeup, changed=wakeup.changed)
         final = _final(wakeup.state)
-        if outcome == _state.ENDED:
+        if outcome == _wakeup.ENDED:
             Trace.log(Trace.FLOW_END, flow_msg, state=final)
             return final
         will_retry = retried_count < flow.max_retry
@@ -182,7 +182,7 @@ def _countdowns(app):
     return first, max(first, longest)
 
 
-class _CeleryPorts(_state.Ports):
+class _CeleryPorts(_wakeup.Ports):
     """The wake-up's view of the world: Celery's result backend and broker, and the storage pool."""
 
     def __init__(self, dispatcher: Dispatcher, config, flow_name: str, parent=None):
@@ -205,25 +205,25 @@ class _CeleryPorts(_state.Ports):
         Trace.log(Trace.RESULT_BACKEND_ISSUE, flow_name=self.flow_name, dispatcher_id=self.dispatcher_id,
                   node_name=name, node_id=node_id, parent=self.parent, queue=self.config.flows[self.flow_name].queue,
                   selective=False, what=traceback.format_exc())
-        return _state.Postpone("the result backend failed for %s (%s)" % (name, node_id))
+        return _wakeup.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 
     def outcome(self, name, node_id, is_flow):
         result = self.app.AsyncResult(node_id)
         try:
             status = result.state
             if status == states.FAILURE:
-                return _state.FAILURE, result.traceback
+                return _wakeup.FAILURE, result.traceback
         except Exception:
             raise self._backend_issue(name, node_id) from None
         if status == states.SUCCESS:
-            return _state.SUCCESS, None
+            return _wakeup.SUCCESS, None
         return None, None
 
     def result(self, task_name, task_id):
         try:
             return self.pool.retrieve(self.flow_name, task_name, task_id)
         except StorageError as exc:
-            raise _state.Postpone(str(exc)) from exc
+            raise _wakeup.Postpone(str(exc)) from exc
 
     def results(self, id_mapping):
         return _PostponingResults(self, id_mapping)

@@ -1,7 +1,7 @@
-"""The state of one flow, and what one wake-up of its dispatcher does with it.
+"""What one wake-up of a flow's dispatcher does with the flow's state.
 
-The state is plain JSON, carried in the dispatcher's own message from one
-wake-up to the next (:class:`FlowState`). A wake-up (:class:`WakeUp`) reads
+A wake-up (:class:`WakeUp`) takes the flow's state
+(:class:`~flowtrace.flow._flowstate.FlowState`), reads
 the outcome of the nodes the flow waits for, fires the edges that the
 finished ones complete, starts fallbacks once nothing is running, and says
 whether the flow goes on, has ended or has failed.
@@ -49,11 +49,12 @@ import threading
 import uuid
 from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
+from flowtrace.flow._flowstate import FlowState
 from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
 from flowtrace.flow.predicates import describe, evaluate
 from flowtrace.trace import Trace
 
-__all__ = ["FlowState", "WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",
+__all__ = ["WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",
            "READ_ALL_UP_TO"]
 
 #: What a wake-up says about the flow.
@@ -68,46 +69,6 @@ READ_ALL_UP_TO = 16
 
 class Postpone(Exception):
     """A storage or the result backend failed: wake up again later with the state as it is now."""
-
-
-class FlowState:
-    """What a flow has done so far; :meth:`to_dict` is what travels in the dispatcher's message.
-
-    Attributes:
-        active: node id to the ``[name, id]`` pair of each node started and
-            waited for, oldest first. The pairs are shared with the data the
-            state was built from and with :meth:`to_dict`'s, never changed: the
-            state goes in and out of every message, and the flow's size should
-            cost as little as possible there.
-        finished: node name to the ids of its successful runs, in order.
-        failed: node name to the ids of its failed runs no fallback handled yet.
-        doomed: a fallback with ``propagate_failure`` ran: the flow fails when it ends.
-    """
-
-    __slots__ = ("active", "finished", "failed", "doomed")
-
-    def __init__(self, active=(), finished=None, failed=None, doomed=False):
-        """``active`` is a sequence of ``[name, id]`` lists, oldest first."""
-        self.active = {node[1]: node for node in active}
-        self.finished = {name: list(ids) for name, ids in (finished or {}).items()}
-        self.failed = {name: list(ids) for name, ids in (failed or {}).items()}
-        self.doomed = bool(doomed)
-
-    @classmethod
-    def from_dict(cls, data) -> "FlowState":
-        """Rebuild the state from :meth:`to_dict`; ``None`` is a flow that has not started."""
-        data = data or {}
-        return cls(data.get("active_nodes", ()), data.get("finished_nodes"), data.get("failed_nodes"),
-                   data.get("doomed", False))
-
-    def to_dict(self) -> dict:
-        """The state as JSON-ready data, with Selinon's key names."""
-        state: Dict[str, Any] = {"active_nodes": list(self.active.values()),
-                 "finished_nodes": {name: list(ids) for name, ids in self.finished.items()},
-                 "failed_nodes": {name: list(ids) for name, ids in self.failed.items()}}
-        if self.doomed:
-            state["doomed"] = True
-        return state
 
 
 class Ports:

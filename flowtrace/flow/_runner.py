@@ -27,13 +27,13 @@ from typing import Any
 from celery import Task
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _runtime, _nudge
+from flowtrace.flow import _nudge, _runtime
 from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
 
-class FlowTaskEnvelope(Task):
+class FlowTaskRunner(Task):
     """The base of the Celery tasks made by :func:`make_task`; ``flow_task`` is the configuration's entry."""
 
     # The flowtrace.flow.model.Task entry; make_task sets it on each subclass.
@@ -151,7 +151,7 @@ def _validate(entry, result) -> None:
 
 def make_task(app, entry):
     """Register the Celery task of the flow task ``entry`` on ``app`` and return it."""
-    cls = type("FlowTask_" + entry.name, (FlowTaskEnvelope,), {
+    cls = type("FlowTask_" + entry.name, (FlowTaskRunner,), {
         "name": entry.name, "flow_task": entry, "__module__": __name__,
     })
     return app.register_task(cls())

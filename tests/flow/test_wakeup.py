@@ -1,11 +1,11 @@
-"""Tests for flowtrace.flow._state: the rules of a wake-up, with fake ports instead of Celery."""
+"""Tests for flowtrace.flow._wakeup: the rules of a wake-up, with fake ports instead of Celery."""
 
 import json
 
 import pytest
 
 from flowtrace import Trace, events
-from flowtrace.flow import _state
+from flowtrace.flow import _wakeup
 from flowtrace.flow.model import (Edge, Failure, Flow, FlowConfig, Foreach, FrozenMap, Predicate, Storage, Task)
 from flowtrace.testing import capture_events
 
@@ -28,7 +28,7 @@ def edge(nodes_from, nodes_to, **kwargs):
     return Edge(tuple(nodes_from), tuple(nodes_to), **kwargs)
 
 
-class Ports(_state.Ports):
+class Ports(_wakeup.Ports):
     """Records what a wake-up sends; node outcomes and results are set by the test."""
 
     def __init__(self):
@@ -41,12 +41,12 @@ class Ports(_state.Ports):
 
     def outcome(self, name, node_id, is_flow):
         if self.fail_outcomes:
-            raise _state.Postpone("result backend down")
+            raise _wakeup.Postpone("result backend down")
         return self.outcomes.get(node_id, (None, None))
 
     def result(self, task_name, task_id):
         if self.fail_results:
-            raise _state.Postpone("storage down")
+            raise _wakeup.Postpone("storage down")
         return self.stored[task_id]
 
     def results(self, id_mapping):
@@ -75,7 +75,7 @@ class Ports(_state.Ports):
     def succeed(self, name, result=None):
         for node_id in self.ids(name):
             if node_id not in self.outcomes:
-                self.outcomes[node_id] = (_state.SUCCESS, None)
+                self.outcomes[node_id] = (_wakeup.SUCCESS, None)
                 self.stored[node_id] = result
                 return node_id
         raise AssertionError("no running %s" % name)
@@ -83,7 +83,7 @@ class Ports(_state.Ports):
     def fail(self, name):
         for node_id in self.ids(name):
             if node_id not in self.outcomes:
-                self.outcomes[node_id] = (_state.FAILURE, "Traceback: boom")
+                self.outcomes[node_id] = (_wakeup.FAILURE, "Traceback: boom")
                 return node_id
         raise AssertionError("no running %s" % name)
 
@@ -101,7 +101,7 @@ class Flowing:
         self.last = None
 
     def wake(self):
-        wakeup = _state.WakeUp(self.config, self.flow, "D1", self.node_args, self.parent, self.state, self.ports)
+        wakeup = _wakeup.WakeUp(self.config, self.flow, "D1", self.node_args, self.parent, self.state, self.ports)
         self.last = wakeup
         try:
             outcome = wakeup.run()
@@ -121,7 +121,7 @@ class TestStart:
         """FLOW_START, then one TASK_SCHEDULE per node of the starting edges; the flow runs."""
         flowing = Flowing(config(Flow("f", (edge([], ["A", "B"]), edge(["A"], ["C"])))), node_args={"x": 1})
         with capture_events() as captured:
-            assert _state.RUNNING == flowing.wake()
+            assert _wakeup.RUNNING == flowing.wake()
         assert ["FLOW_START", "TASK_SCHEDULE", "TASK_SCHEDULE"] == names(captured)
         a, b = flowing.ports.ids("A")[0], flowing.ports.ids("B")[0]
         assert [("task", "A", a, {"x": 1}, {}), ("task", "B", b, {"x": 1}, {})] == flowing.ports.sent
@@ -136,7 +136,7 @@ class TestStart:
         never = Predicate("alwaysFalse")
         flowing = Flowing(config(Flow("f", (edge([], ["A"], condition=never),))))
         with capture_events() as captured:
-            assert _state.ENDED == flowing.wake()
+            assert _wakeup.ENDED == flowing.wake()
         assert ["FLOW_START", "EDGE_COND_FALSE"] == names(captured)
 
 
@@ -149,7 +149,7 @@ class TestEdges:
         flowing.wake()
         before = flowing.state
         with capture_events() as captured:
-            assert _state.RUNNING == flowing.wake()
+            assert _wakeup.RUNNING == flowing.wake()
         assert ([], before, False) == (captured, flowing.state, flowing.last.changed)
 
     def test_linear(self):
@@ -158,11 +158,11 @@ class TestEdges:
         flowing.wake()
         a = flowing.ports.succeed("A", {"ok": True})
         with capture_events() as captured:
-            assert _state.RUNNING == flowing.wake()
+            assert _wakeup.RUNNING == flowing.wake()
         assert ["NODE_SUCCESSFUL", "TASK_SCHEDULE"] == names(captured)
         assert {"A": a} == flowing.ports.sent[-1][4]
         flowing.ports.succeed("B")
-        assert _state.ENDED == flowing.wake()
+        assert _wakeup.ENDED == flowing.wake()
         assert {"A": [a], "B": flowing.ports.ids("B")} == flowing.state["finished_nodes"]
 
     @pytest.mark.parametrize("together", [False, True], ids=["apart", "together"])
@@ -194,20 +194,20 @@ class TestEdges:
 
     def test_foreach(self):
         """A foreach edge reports its items once and starts its nodes once per item."""
-        each = Foreach("tests.flow.test_state", "items")
+        each = Foreach("tests.flow.test_wakeup", "items")
         flowing = Flowing(config(Flow("f", (edge([], ["A"]), edge(["A"], ["B"], foreach=each)))), node_args=7)
         flowing.wake()
         flowing.ports.succeed("A", {"items": ["x", "y", "z"]})
         with capture_events() as captured:
             flowing.wake()
         assert ["NODE_SUCCESSFUL", "FOREACH_RESULT"] + ["TASK_SCHEDULE"] * 3 == names(captured)
-        assert (["x", "y", "z"], "tests.flow.test_state.items") == (captured[1][1]["result"],
+        assert (["x", "y", "z"], "tests.flow.test_wakeup.items") == (captured[1][1]["result"],
                                                                    captured[1][1]["foreach_str"])
         assert [7, 7, 7] == [sent[3] for sent in flowing.ports.sent if sent[1] == "B"]
 
     def test_foreach_propagates_items_to_subflows(self):
         """With propagate_result each item becomes the node arguments of a sub-flow."""
-        each = Foreach("tests.flow.test_state", "items", propagate_result=True)
+        each = Foreach("tests.flow.test_wakeup", "items", propagate_result=True)
         cfg = config(Flow("f", (edge([], ["A"]), edge(["A"], ["g"], foreach=each))), Flow("g", (edge([], ["B"]),)))
         flowing = Flowing(cfg)
         flowing.wake()
@@ -235,7 +235,7 @@ class TestEdges:
         flowing.wake()
         assert [["A", flowing.ports.ids("A")[0]]] == flowing.state["active_nodes"]
         flowing.ports.succeed("A")
-        assert _state.ENDED == flowing.wake()
+        assert _wakeup.ENDED == flowing.wake()
 
 
 class TestFailures:
@@ -247,11 +247,11 @@ class TestFailures:
         flowing.wake()
         a = flowing.ports.fail("A")
         with capture_events() as captured:
-            assert _state.RUNNING == flowing.wake()
+            assert _wakeup.RUNNING == flowing.wake()
         assert [(Trace.NODE_FAILURE, {"flow_name": "f", "dispatcher_id": "D1", "selective": False,
                                       "node_name": "A", "node_id": a, "what": "Traceback: boom"})] == captured
         flowing.ports.succeed("B")
-        assert _state.FAILED == flowing.wake()
+        assert _wakeup.FAILED == flowing.wake()
         assert {"A": [a]} == flowing.state["failed_nodes"]
 
     def test_fallback(self):
@@ -261,14 +261,14 @@ class TestFailures:
         flowing.wake()
         a = flowing.ports.fail("A")
         with capture_events() as captured:
-            assert _state.RUNNING == flowing.wake()
+            assert _wakeup.RUNNING == flowing.wake()
         assert ["NODE_FAILURE", "FALLBACK_COND_TRUE", "FALLBACK_START", "TASK_SCHEDULE"] == names(captured)
         assert {"nodes": [{"name": "A", "id": a}], "fallback": ["C"]} == {
             key: captured[2][1][key] for key in ("nodes", "fallback")}
         assert ("C", {"A": a}) == (flowing.ports.sent[-1][1], flowing.ports.sent[-1][4])
         assert {} == flowing.state["failed_nodes"]
         flowing.ports.succeed("C")
-        assert _state.ENDED == flowing.wake()
+        assert _wakeup.ENDED == flowing.wake()
         assert [] == flowing.ports.ids("B")
 
     def test_fallback_true(self):
@@ -276,7 +276,7 @@ class TestFailures:
         flowing = Flowing(config(Flow("f", (edge([], ["A"]),), failures=(Failure(("A",), True),))))
         flowing.wake()
         flowing.ports.fail("A")
-        assert _state.ENDED == flowing.wake()
+        assert _wakeup.ENDED == flowing.wake()
 
     def test_propagate_failure(self):
         """propagate_failure runs the fallback and still fails the flow once it ends."""
@@ -284,9 +284,9 @@ class TestFailures:
                                       failures=(Failure(("A",), ("C",), propagate_failure=True),))))
         flowing.wake()
         flowing.ports.fail("A")
-        assert _state.RUNNING == flowing.wake()
+        assert _wakeup.RUNNING == flowing.wake()
         flowing.ports.succeed("C")
-        assert _state.FAILED == flowing.wake()
+        assert _wakeup.FAILED == flowing.wake()
 
     def test_condition_false_passes_to_the_next_entry(self):
         """An entry whose condition is false is FALLBACK_COND_FALSE; the next matching entry runs instead."""
@@ -308,7 +308,7 @@ class TestFailures:
         flowing = Flowing(config(Flow("f", (edge([], ["A"]),), failures=(Failure(("A",), True, condition=never),))))
         flowing.wake()
         a = flowing.ports.fail("A")
-        assert _state.FAILED == flowing.wake()
+        assert _wakeup.FAILED == flowing.wake()
         assert {"A": [a]} == flowing.state["failed_nodes"]
 
     def test_propagate_failures(self):
@@ -346,7 +346,7 @@ class TestPostpone:
         flowing.ports.succeed("B", {"go": True})
         flowing.ports.fail_results = True
         with capture_events() as captured:
-            with pytest.raises(_state.Postpone):
+            with pytest.raises(_wakeup.Postpone):
                 flowing.wake()
         # A was handled whole before B's condition failed; B is untouched.
         assert ["NODE_SUCCESSFUL", "TASK_SCHEDULE"] == names(captured)
@@ -365,7 +365,7 @@ class TestPostpone:
         flowing.ports.succeed("A")
         flowing.ports.fail_outcomes = True
         with capture_events() as captured:
-            with pytest.raises(_state.Postpone):
+            with pytest.raises(_wakeup.Postpone):
                 flowing.wake()
         assert ([], before) == (captured, flowing.state)
 
@@ -376,7 +376,7 @@ class TestCatalogue:
     def test_keys(self):
         """Every dispatcher event a busy flow emits uses only the keys its catalogue row lists."""
         go = Predicate("alwaysFalse")
-        each = Foreach("tests.flow.test_state", "items")
+        each = Foreach("tests.flow.test_wakeup", "items")
         cfg = config(Flow("f", (edge([], ["A", "g"]), edge(["A"], ["B"], foreach=each),
                                 edge(["A"], ["C"], condition=go)),
                           failures=(Failure(("B",), True, condition=go), Failure(("B",), ("D",)))),
@@ -397,18 +397,13 @@ class TestCatalogue:
             assert event in DISPATCHER_EVENTS
             assert [] == [key for key in msg if key not in events.BY_VALUE[event].keys], Trace.event2str(event)
 
-    def test_state_is_json(self):
-        """The state survives JSON unchanged."""
-        state = _state.FlowState([["A", "1"]], {"B": ["2"]}, {"C": ["3"]}, doomed=True).to_dict()
-        assert state == _state.FlowState.from_dict(json.loads(json.dumps(state))).to_dict()
-
 
 class TestUnexpected:
     """A predicate or foreach function that raises."""
 
     def test_the_node_is_finished_and_the_error_raised(self):
         """The node is committed as finished (NODE_SUCCESSFUL) without starting anything, then the error propagates."""
-        each = Foreach("tests.flow.test_state", "missing_function")
+        each = Foreach("tests.flow.test_wakeup", "missing_function")
         flowing = Flowing(config(Flow("f", (edge([], ["A"]), edge(["A"], ["B"], foreach=each)))))
         flowing.wake()
         a = flowing.ports.succeed("A", {})
