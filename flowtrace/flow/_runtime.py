@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowtrace.flow.model import FlowConfig
-
-if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+from flowtrace.storages.pool import StoragePool
 
 #: The ``app.conf`` key the configuration is kept under (see :func:`flowtrace.flow.register`).
 APP_SETTING = "flowtrace_flows"
@@ -35,13 +33,11 @@ def config_of(app) -> FlowConfig:
 
 
 def pool_of(app: Any) -> StoragePool:
-    """The :class:`~flowtrace.flow.storage_pool.StoragePool` of ``app``'s flows in this process.
+    """The :class:`~flowtrace.storages.pool.StoragePool` of ``app``'s flows in this process.
 
     Made on first use in each process: a pool made before a fork would share
     its connections with the children.
     """
-    from flowtrace.flow.storage_pool import StoragePool
-
     config = config_of(app)
     pid = os.getpid()
     held = _pools.get(app)

@@ -48,7 +48,7 @@ from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.pool import StoragePool
 
 __all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
 

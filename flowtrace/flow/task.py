@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.pool import StoragePool
     from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]

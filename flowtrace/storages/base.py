@@ -25,7 +25,7 @@ ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
 class StorageError(Exception):
     """A storage operation failed, and the task that asked for it should be retried.
 
-    :class:`~flowtrace.flow.storage_pool.StoragePool` raises it, after
+    :class:`~flowtrace.storages.pool.StoragePool` raises it, after
     emitting ``STORAGE_ISSUE``, whenever an adapter raises while it is created,
     connected, or asked to retrieve, store or delete a result. The adapter's
     own exception is the ``__cause__``. Nothing has been kept half-done: an
