@@ -27,7 +27,7 @@ from typing import Any
 from celery import Task
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _nudge, _runtime
+from flowtrace.flow import _msg, _nudge, _runtime
 from flowtrace.flow.task import FatalTaskError, FlowTask, RetryTask
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
@@ -62,7 +62,8 @@ class FlowTaskRunner(Task):
             if entry.storage is not None and not entry.storage_readonly:
                 pool.store(node_args, flow_name, entry.name, task_id, result)
             elif result is not None:
-                Trace.log(Trace.TASK_DISCARD_RESULT, self._trace_msg(call), result=result)
+                Trace.log(Trace.TASK_DISCARD_RESULT, _msg.task(entry.name, task_id, flow_name, dispatcher_id, parent,
+                                                               node_args, entry.queue, retried_count), result=result)
         except RetryTask as exc:
             raise self._again(call, exc.countdown, retried_count, exc)
         except Exception as exc:
@@ -89,11 +90,6 @@ class FlowTaskRunner(Task):
                                            call["node_args"], retried_count)
         return self.retry(kwargs=kwargs, countdown=countdown, exc=exc, max_retries=None, headers=headers,
                           queue=self.flow_task.queue)
-
-    def _trace_msg(self, call) -> dict:
-        return {"task_name": self.flow_task.name, "task_id": self.request.id, "flow_name": call["flow_name"],
-                "dispatcher_id": call["dispatcher_id"], "parent": call["parent"], "node_args": call["node_args"],
-                "queue": self.flow_task.queue, "retried_count": call["retried_count"]}
 
     @staticmethod
     def flowtrace_nudge_target(task):

@@ -49,6 +49,7 @@ import threading
 import uuid
 from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
+from flowtrace.flow import _msg
 from flowtrace.flow._flowstate import FlowState
 from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
 from flowtrace.flow.predicates import describe, evaluate
@@ -153,7 +154,7 @@ class WakeUp:
         self.ports = ports
         self.ended = ended
         self.changed = False
-        self._base = {"flow_name": flow.name, "dispatcher_id": dispatcher_id, "selective": False}
+        self._base = _msg.dispatcher(flow.name, dispatcher_id)
 
     # --- the wake-up ---------------------------------------------------------
 
@@ -254,9 +255,7 @@ class WakeUp:
             self._plan_edge(plan, edge, parent, task_ids)
 
     def _plan_edge(self, plan: _Plan, edge: Edge, parent: dict, task_ids: dict) -> None:
-        msg = dict(self._base, nodes_from=list(edge.nodes_from), nodes_to=list(edge.nodes_to),
-                   condition_str=describe(edge.condition), foreach_str=_foreach_str(edge), parent=parent,
-                   node_args=self.node_args)
+        msg = _msg.edge(self._base, edge, parent, self.node_args)
 
         def result_of(task_name):
             return self.ports.result(task_name, task_ids[task_name])
@@ -288,7 +287,7 @@ class WakeUp:
                 return
             nodes = [{"name": name, "id": self.state.failed[name][0]} for name in entry.nodes]
             fallback: Union[Literal[True], List[str]] = True if entry.fallback is True else list(entry.fallback)
-            msg = dict(self._base, nodes=nodes, fallback=fallback)
+            msg = _msg.fallback(self._base, nodes, fallback)
             condition_str = describe(entry.condition)
             if not evaluate(entry.condition, node_args=self.node_args,
                             predicates_module=self.config.settings.predicates_module):
@@ -342,8 +341,6 @@ class WakeUp:
                 self._start(*action[1:])
 
     def _start(self, name, node_args, parent, edge: Optional[Edge], foreach_item: bool) -> None:
-        condition_str = describe(edge.condition) if edge is not None else None
-        foreach_str = _foreach_str(edge) if edge is not None else None
         node_id = str(uuid.uuid4())
         if self.config.is_flow(name):
             child_args = node_args if foreach_item or self.flow.propagates("node_args", name) else None
@@ -351,15 +348,12 @@ class WakeUp:
             queue = self.config.flows[name].queue
             # Logged before the message is sent, so that the log is causal: a
             # node can never start before the event that schedules it.
-            Trace.log(Trace.SUBFLOW_SCHEDULE, self._base, child_flow_name=name, child_dispatcher_id=node_id,
-                      parent=child_parent, node_args=child_args, queue=queue, countdown=None,
-                      condition_str=condition_str, foreach_str=foreach_str)
+            Trace.log(Trace.SUBFLOW_SCHEDULE,
+                      _msg.subflow_schedule(self._base, name, node_id, child_parent, child_args, queue, edge))
             self.ports.send_flow(name, node_id, child_args, child_parent)
         else:
             queue = self.config.tasks[name].queue
-            Trace.log(Trace.TASK_SCHEDULE, self._base, task_name=name, task_id=node_id, parent=parent,
-                      node_args=node_args, queue=queue, countdown=None, condition_str=condition_str,
-                      foreach_str=foreach_str, selective_edge=False)
+            Trace.log(Trace.TASK_SCHEDULE, _msg.task_schedule(self._base, name, node_id, parent, node_args, queue, edge))
             self.ports.send_task(name, node_id, node_args, parent)
         self.changed = True
         if name not in self.flow.nowait:
@@ -386,9 +380,3 @@ def _edges_from(flow: Flow) -> Dict[str, Tuple[Edge, ...]]:
             _EDGES_FROM.clear()
         _EDGES_FROM[id(flow)] = (flow, built)
     return built
-
-
-def _foreach_str(edge: Optional[Edge]) -> Optional[str]:
-    if edge is None or edge.foreach is None:
-        return None
-    return "%s.%s" % (edge.foreach.import_path, edge.foreach.function)

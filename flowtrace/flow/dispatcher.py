@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from celery import Task, states
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.flow import _flowstate, _nudge, _runtime, _wakeup
+from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _wakeup
 from flowtrace.storages.base import StorageError
 from flowtrace.trace import Trace
 
@@ -96,13 +96,11 @@ class Dispatcher(Task):
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
         dispatcher_id = self.request.id
-        info = {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "node_args": node_args, "queue": flow.queue,
-                "selective": False, "state": state, "retry": countdown, "retried_count": retried_count,
-                "parent": parent}
+        flow_msg = _msg.flow(flow_name, dispatcher_id, node_args, flow.queue)
+        info = _msg.wakeup(flow_msg, state, countdown, retried_count, parent)
         call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "retried_count": retried_count,
                 "parent_dispatcher_id": parent_dispatcher_id}
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
-        flow_msg = {key: info[key] for key in ("flow_name", "dispatcher_id", "node_args", "queue", "selective")}
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
@@ -202,9 +200,10 @@ class _CeleryPorts(_wakeup.Ports):
         return self._pool
 
     def _backend_issue(self, name, node_id):
-        Trace.log(Trace.RESULT_BACKEND_ISSUE, flow_name=self.flow_name, dispatcher_id=self.dispatcher_id,
-                  node_name=name, node_id=node_id, parent=self.parent, queue=self.config.flows[self.flow_name].queue,
-                  selective=False, what=traceback.format_exc())
+        queue = self.config.flows[self.flow_name].queue
+        Trace.log(Trace.RESULT_BACKEND_ISSUE,
+                  _msg.node_state(self.flow_name, self.dispatcher_id, name, node_id, self.parent, queue),
+                  what=traceback.format_exc())
         return _wakeup.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 
     def outcome(self, name, node_id, is_flow):
