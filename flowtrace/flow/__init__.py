@@ -16,9 +16,14 @@
 
 from __future__ import annotations
 
+from flowtrace.flow import _runtime
 from flowtrace.flow._registration import register
-from flowtrace.flow._runtime import APP_SETTING
 from flowtrace.flow.load import load_flows
 from flowtrace.flow.model import FlowConfig, FlowConfigError, Problem
 
 __all__ = ["load_flows", "register", "FlowConfig", "FlowConfigError", "Problem", "APP_SETTING"]
+
+#: The ``app.conf`` key :func:`register` keeps the configuration under (``flowtrace_flows``).
+#:
+#: .. versionadded:: 0.1.0
+APP_SETTING = _runtime.APP_SETTING

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from flowtrace.flow.conditions import describe
 from flowtrace.flow.model import Edge
-from flowtrace.flow.predicates import describe
 
 #: Every flow event's ``selective``: Selinon's selective runs, which flowtrace does not implement.
 SELECTIVE = False

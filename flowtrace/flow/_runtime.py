@@ -10,7 +10,7 @@ from typing import Any
 from flowtrace.flow.model import FlowConfig
 from flowtrace.storages.pool import StoragePool
 
-#: The ``app.conf`` key the configuration is kept under (see :func:`flowtrace.flow.register`).
+#: The ``app.conf`` key the configuration is kept under (public as ``flowtrace.flow.APP_SETTING``).
 APP_SETTING = "flowtrace_flows"
 
 #: The Celery name of the dispatcher task.

@@ -51,8 +51,8 @@ from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 from flowtrace.flow import _msg
 from flowtrace.flow._flowstate import FlowState
+from flowtrace.flow.conditions import describe, evaluate
 from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
-from flowtrace.flow.predicates import describe, evaluate
 from flowtrace.trace import Trace
 
 __all__ = ["WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",

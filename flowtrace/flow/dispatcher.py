@@ -53,7 +53,12 @@ if TYPE_CHECKING:
 __all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
 
 #: The app setting ``(first, longest)`` countdown of a waiting dispatcher, in seconds.
+#:
+#: .. versionadded:: 0.1.0
 COUNTDOWN_SETTING = "flowtrace_dispatcher_countdown"
+#: The countdown ``(first, longest)`` when the app does not set :data:`COUNTDOWN_SETTING`.
+#:
+#: .. versionadded:: 0.1.0
 DEFAULT_COUNTDOWN = (2.0, 60.0)
 
 
@@ -92,6 +97,27 @@ class Dispatcher(Task):
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
             parent_dispatcher_id=None, polled_at=None):
+        """One wake-up of the flow; Celery calls it with the keyword arguments of the dispatcher's message.
+
+        Args:
+            flow_name: the flow.
+            node_args: the flow's arguments.
+            parent: what the parent flow passed on, for a sub-flow.
+            state: the flow's state from the last wake-up; None when the flow starts.
+            retried_count: how many times the whole flow was retried.
+            countdown: the countdown this wake-up waited, None for the first.
+            parent_dispatcher_id: the parent flow's dispatcher, for a sub-flow.
+            polled_at: when a wake-up last read every running node.
+
+        Returns:
+            The flow's final state, once it has ended.
+
+        Raises:
+            celery.exceptions.Retry: while nodes still run, or the flow starts over.
+            FlowError: when the flow fails.
+
+        .. versionadded:: 0.1.0
+        """
         _nudge.ensure_last()
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
@@ -133,7 +159,10 @@ class Dispatcher(Task):
 
     @property
     def backend(self):
-        """The app's result backend, minus the RETRY state (see :class:`~flowtrace.flow._runtime.RetrylessBackend`)."""
+        """The app's result backend, minus the RETRY state (see ``flowtrace.flow._runtime.RetrylessBackend``).
+
+        .. versionadded:: 0.1.0
+        """
         return _runtime.RetrylessBackend(self.app)
 
     def _to_read(self, polled_at):
@@ -164,7 +193,16 @@ class Dispatcher(Task):
 
     @staticmethod
     def flowtrace_nudge_target(task):
-        """A sub-flow's dispatcher wakes its parent's when it ends."""
+        """A sub-flow's dispatcher wakes its parent's when it ends.
+
+        Args:
+            task: the dispatcher task whose attempt ended.
+
+        Returns:
+            The id of the parent flow's dispatcher, or None for a flow that is not a sub-flow.
+
+        .. versionadded:: 0.1.0
+        """
         return (task.request.kwargs or {}).get("parent_dispatcher_id")
 
 

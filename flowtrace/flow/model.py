@@ -30,9 +30,13 @@ __all__ = [
 ]
 
 #: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
+#:
+#: .. versionadded:: 0.1.0
 DEFAULT_QUEUE = "celery"
 
 #: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
+#:
+#: .. versionadded:: 0.1.0
 PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures")
 
 
@@ -119,8 +123,28 @@ def _import(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+class _NamesAClass:
+    # What a storage and a task share: a class named by its module and its name.
+    import_path: str
+    class_name: str
+
+    def load_class(self) -> type:
+        """Import and return the class (YAML ``import`` and ``classname``).
+
+        Returns:
+            The class named by ``import_path`` and ``class_name``.
+
+        Raises:
+            ImportError: if the module cannot be imported.
+            AttributeError: if the module has no such class.
+
+        .. versionadded:: 0.1.0
+        """
+        return _import(self.import_path, self.class_name)
+
+
 @dataclass(frozen=True)
-class Storage:
+class Storage(_NamesAClass):
     """A ``storages`` entry: where task results are kept.
 
     Attributes:
@@ -140,16 +164,10 @@ class Storage:
     configuration: FrozenMap = field(default_factory=FrozenMap)
     location: Optional[Location] = None
 
-    def load_class(self) -> type:
-        """Import and return the storage class.
-
-        .. versionadded:: 0.1.0
-        """
-        return _import(self.import_path, self.class_name)
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(_NamesAClass):
     """A ``tasks`` entry.
 
     Attributes:
@@ -180,19 +198,13 @@ class Task:
     output_schema: Optional[str] = None
     location: Optional[Location] = None
 
-    def load_class(self) -> type:
-        """Import and return the task class.
-
-        .. versionadded:: 0.1.0
-        """
-        return _import(self.import_path, self.class_name)
 
 
 @dataclass(frozen=True)
 class Predicate:
     """A call of one predicate function: a leaf of a condition.
 
-    Evaluate conditions with :func:`flowtrace.flow.predicates.evaluate`.
+    Evaluate conditions with :func:`flowtrace.flow.conditions.evaluate`.
 
     Attributes:
         name: the function's name, looked up in ``predicates_module`` and then
@@ -252,6 +264,8 @@ class Not:
 Condition = Union[Predicate, And, Or, Not]
 
 #: The condition of an edge that has none in YAML.
+#:
+#: .. versionadded:: 0.1.0
 ALWAYS_TRUE = Predicate("alwaysTrue")
 
 
@@ -279,6 +293,14 @@ class Foreach:
 
     def load(self) -> Callable[..., Any]:
         """Import and return the function.
+
+        Returns:
+            The function named by ``import_path`` and ``function``, which the
+            dispatcher calls as ``function(storage_pool, node_args)``.
+
+        Raises:
+            ImportError: if the module named by ``import_path`` cannot be imported.
+            AttributeError: if it has no ``function``.
 
         .. versionadded:: 0.1.0
         """
@@ -386,6 +408,9 @@ class Flow:
     def node_names(self) -> Tuple[str, ...]:
         """Every node the flow names in its edges and failures, in the order first written.
 
+        Returns:
+            The node names, each once.
+
         .. versionadded:: 0.1.0
         """
         seen: dict[str, None] = {}
@@ -462,6 +487,12 @@ class FlowConfig:
     def node(self, name: str) -> Union[Task, Flow]:
         """Return the task or flow called ``name``.
 
+        Args:
+            name: a node name.
+
+        Returns:
+            The :class:`Task` or :class:`Flow`.
+
         Raises:
             KeyError: if there is neither.
 
@@ -473,6 +504,12 @@ class FlowConfig:
 
     def is_flow(self, name: str) -> bool:
         """Whether ``name`` is a flow (and not a task).
+
+        Args:
+            name: a node name.
+
+        Returns:
+            True for a flow, False for a task or an unknown name.
 
         .. versionadded:: 0.1.0
         """

@@ -132,6 +132,12 @@ class FlowTask(abc.ABC):
     def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.
 
+        Args:
+            parent_name: the task's name in the flow configuration.
+
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such task ran before this one.
             flowtrace.storages.StorageError: if its storage could not be read;
@@ -158,6 +164,9 @@ class FlowTask(abc.ABC):
             task_name: the task in that sub-flow.
             index: which run of the task, when it ran several times; the last by default.
 
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such sub-flow or task ran before this task.
 
@@ -180,6 +189,9 @@ class FlowTask(abc.ABC):
 
     def retry(self, countdown: float = 0) -> NoReturn:
         """Ask to be run again after ``countdown`` seconds; this does not count against ``max_retry``.
+
+        Args:
+            countdown: seconds to wait before the next attempt.
 
         Raises:
             RetryTask: always; let it propagate out of :meth:`run`.

@@ -144,12 +144,18 @@ class StoragePool:
     def storage_name_of(self, task_name: str) -> str | None:
         """Return the name of the storage holding a task's results, or ``None`` if it has none.
 
+        Args:
+            task_name: the task, as the flow configuration names it.
+
         .. versionadded:: 0.1.0
         """
         return self._task_storage.get(task_name)
 
     def storage_task_name_of(self, task_name: str) -> str:
         """Return the name a task's results are stored under.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
 
         .. versionadded:: 0.1.0
         """
@@ -159,6 +165,9 @@ class StoragePool:
         """Return a storage's adapter, a :class:`~flowtrace.DataStorage`, created and connected first if needed.
 
         Connecting emits ``STORAGE_CONNECT``.
+
+        Args:
+            storage_name: the storage.
 
         Raises:
             ValueError: if no storage has this name.
@@ -179,6 +188,9 @@ class StoragePool:
             flow_name: the flow the tasks ran in.
             id_mapping: task name to the task id whose result to read.
 
+        Returns:
+            A :class:`FlowResults`.
+
         .. versionadded:: 0.1.0
         """
         return FlowResults(self, flow_name, id_mapping)
@@ -191,6 +203,11 @@ class StoragePool:
         Emits ``STORAGE_RETRIEVE`` then ``STORAGE_RETRIEVED`` around the
         adapter's :meth:`~flowtrace.DataStorage.retrieve`; with a cache, the
         ``TASK_RESULT_CACHE_*`` events around the lookup.
+
+        Args:
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run whose result to read.
 
         Raises:
             ValueError: if the task has no storage.
@@ -227,6 +244,16 @@ class StoragePool:
         Emits ``STORAGE_STORE`` then ``STORAGE_STORED`` (with ``record_id``)
         around the adapter's :meth:`~flowtrace.DataStorage.store`.
 
+        Args:
+            node_args: the flow's arguments, which some adapters keep with the result.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that returned ``result``.
+            result: the task's result.
+
+        Returns:
+            What the adapter returned.
+
         Raises:
             ValueError: if the task has no storage.
             flowtrace.storages.StorageError: if the adapter failed, after
@@ -259,7 +286,14 @@ class StoragePool:
         carry ``error_type``, ``error_value`` and ``error_traceback``.
 
         Args:
+            node_args: the flow's arguments.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that failed.
             exc_info: ``(type, value, traceback)`` or the exception itself.
+
+        Returns:
+            Whether the error was stored.
 
         Raises:
             flowtrace.storages.StorageError: if the adapter failed, after
@@ -294,6 +328,11 @@ class StoragePool:
 
         Emits ``STORAGE_DELETE`` then ``STORAGE_DELETED`` around the adapter's
         :meth:`~flowtrace.DataStorage.delete`.
+
+        Args:
+            flow_name: the flow.
+            task_name: the task whose result (and error) to delete.
+            task_id: the run.
 
         Raises:
             ValueError: if the task has no storage.
@@ -391,6 +430,9 @@ class FlowResults:
 
     def get(self, task_name: str) -> Any:
         """Return the result of the task ``task_name`` of this flow.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
 
         Raises:
             KeyError: if the flow has no finished task of that name.

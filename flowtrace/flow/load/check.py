@@ -45,6 +45,9 @@ def yaml_files(paths) -> Tuple[List[str], List[Problem]]:
     sub-folders, except hidden ones (whose name starts with a dot), sorted by
     their path inside the folder. A file given twice is read once.
 
+    Args:
+        paths: files and folders, as strings or path-like objects.
+
     Returns:
         The files, and a problem for each path that is missing or a folder without YAML.
 
@@ -86,6 +89,9 @@ def check_paths(*paths) -> CheckResult:
 
     Args:
         paths: files and folders, as for :func:`flowtrace.load_flows`.
+
+    Returns:
+        A :class:`CheckResult`: the configuration when nothing is wrong, and every problem found.
 
     .. versionadded:: 0.1.0
     """
