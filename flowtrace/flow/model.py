@@ -123,7 +123,7 @@ def _import(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-class _NamesAClass:
+class _ClassReference:
     # What a storage and a task share: a class named by its module and its name.
     import_path: str
     class_name: str
@@ -144,7 +144,7 @@ class _NamesAClass:
 
 
 @dataclass(frozen=True)
-class Storage(_NamesAClass):
+class Storage(_ClassReference):
     """A ``storages`` entry: where task results are kept.
 
     Attributes:
@@ -167,7 +167,7 @@ class Storage(_NamesAClass):
 
 
 @dataclass(frozen=True)
-class Task(_NamesAClass):
+class Task(_ClassReference):
     """A ``tasks`` entry.
 
     Attributes:
