@@ -30,7 +30,7 @@ def flow(flow_name: str, dispatcher_id: str, node_args: Any, queue: str) -> dict
 
 def wakeup(flow_msg: dict, state: Any, retry: Optional[float], retried_count: int, parent: Any) -> dict:
     """:func:`flow`'s keys and the state a wake-up woke with: ``DISPATCHER_WAKEUP`` and ``DISPATCHER_RETRY``."""
-    return dict(flow_msg, state=state, retry=retry, retried_count=retried_count, parent=parent)
+    return {**flow_msg, "state": state, "retry": retry, "retried_count": retried_count, "parent": parent}
 
 
 def dispatcher(flow_name: str, dispatcher_id: str) -> dict:
@@ -46,30 +46,30 @@ def node_state(flow_name: str, dispatcher_id: str, node_name: str, node_id: str,
 
 def edge(base: dict, tried: Edge, parent: dict, node_args: Any) -> dict:
     """``base`` (:func:`dispatcher`) and the edge tried: ``EDGE_COND_FALSE`` and ``FOREACH_RESULT``."""
-    return dict(base, nodes_from=list(tried.nodes_from), nodes_to=list(tried.nodes_to),
-                condition_str=describe(tried.condition), foreach_str=_foreach_str(tried), parent=parent,
-                node_args=node_args)
+    return {**base, "nodes_from": list(tried.nodes_from), "nodes_to": list(tried.nodes_to),
+            "condition_str": describe(tried.condition), "foreach_str": _foreach_str(tried), "parent": parent,
+            "node_args": node_args}
 
 
 def fallback(base: dict, nodes: list, to_start: Any) -> dict:
     """``base`` (:func:`dispatcher`), the failed nodes and their fallback (True or what it starts): ``FALLBACK_*``."""
-    return dict(base, nodes=nodes, fallback=to_start)
+    return {**base, "nodes": nodes, "fallback": to_start}
 
 
 def task_schedule(base: dict, task_name: str, task_id: str, parent: Any, node_args: Any, queue: str,
                   edge: Optional[Edge]) -> dict:
     """``base`` (:func:`dispatcher`) and the task sent: ``TASK_SCHEDULE``; ``edge`` is None for a fallback."""
-    return dict(base, task_name=task_name, task_id=task_id, parent=parent, node_args=node_args, queue=queue,
-                countdown=None, condition_str=_condition_str(edge), foreach_str=_foreach_str(edge),
-                selective_edge=SELECTIVE)
+    return {**base, "task_name": task_name, "task_id": task_id, "parent": parent, "node_args": node_args,
+            "queue": queue, "countdown": None, "condition_str": _condition_str(edge), "foreach_str": _foreach_str(edge),
+            "selective_edge": SELECTIVE}
 
 
 def subflow_schedule(base: dict, flow_name: str, dispatcher_id: str, parent: Any, node_args: Any, queue: str,
                      edge: Optional[Edge]) -> dict:
     """``base`` (:func:`dispatcher`) and the sub-flow started: ``SUBFLOW_SCHEDULE``; ``edge`` as for a task."""
-    return dict(base, child_flow_name=flow_name, child_dispatcher_id=dispatcher_id, parent=parent,
-                node_args=node_args, queue=queue, countdown=None, condition_str=_condition_str(edge),
-                foreach_str=_foreach_str(edge))
+    return {**base, "child_flow_name": flow_name, "child_dispatcher_id": dispatcher_id, "parent": parent,
+            "node_args": node_args, "queue": queue, "countdown": None, "condition_str": _condition_str(edge),
+            "foreach_str": _foreach_str(edge)}
 
 
 def task(task_name: str, task_id: str, flow_name: str, dispatcher_id: str, parent: Any, node_args: Any,

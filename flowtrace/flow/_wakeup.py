@@ -347,13 +347,17 @@ class WakeUp:
             child_parent = parent if self.flow.propagates("parent", name) else None
             queue = self.config.flows[name].queue
             # Logged before the message is sent, so that the log is causal: a
-            # node can never start before the event that schedules it.
-            Trace.log(Trace.SUBFLOW_SCHEDULE,
-                      _msg.subflow_schedule(self._base, name, node_id, child_parent, child_args, queue, edge))
+            # node can never start before the event that schedules it. One
+            # event per node started: without a sink, its msg is not built.
+            if Trace.enabled:
+                Trace.log(Trace.SUBFLOW_SCHEDULE,
+                          _msg.subflow_schedule(self._base, name, node_id, child_parent, child_args, queue, edge))
             self.ports.send_flow(name, node_id, child_args, child_parent)
         else:
             queue = self.config.tasks[name].queue
-            Trace.log(Trace.TASK_SCHEDULE, _msg.task_schedule(self._base, name, node_id, parent, node_args, queue, edge))
+            if Trace.enabled:
+                Trace.log(Trace.TASK_SCHEDULE,
+                          _msg.task_schedule(self._base, name, node_id, parent, node_args, queue, edge))
             self.ports.send_task(name, node_id, node_args, parent)
         self.changed = True
         if name not in self.flow.nowait:
