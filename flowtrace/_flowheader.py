@@ -1,9 +1,9 @@
 """The flow header: how a message says which flow it belongs to.
 
-The flow emitter (``flowtrace.flow``) sets the :data:`FLOW_HEADER` message
-header on every message it sends, a task of a flow's or a dispatcher's, and
-the Celery integration (``flowtrace.celery``) copies its :data:`FLOW_KEYS`
-into the task events of that message. Both read this module, never each other.
+The flow emitter sets the :data:`FLOW_HEADER` message header on every
+message it sends, a flow task's or a dispatcher's, and the Celery
+integration copies its :data:`FLOW_KEYS` into the task events of that
+message. Both read this module, never each other.
 """
 
 from __future__ import annotations
