@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from flowtrace.flow.config import Problem
+    from flowtrace.flow.model import Problem
 
 __all__ = ["MissingDependency", "CliError", "FlowConfigError", "FatalTaskError", "RetryTask", "NoParentNodeError",
            "FlowError", "StorageError", "MissingResult", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
@@ -60,7 +60,7 @@ class FlowConfigError(ValueError):
         problems: the problems found.
 
     Attributes:
-        problems: the :class:`~flowtrace.flow.config.Problem` tuples, in file and line order.
+        problems: the :class:`~flowtrace.flow.model.Problem` tuples, in file and line order.
 
     .. versionadded:: 0.1.0
     """
@@ -130,7 +130,7 @@ class FlowError(Exception):
 class StorageError(Exception):
     """A storage operation failed, and the task that asked for it should be retried.
 
-    :class:`~flowtrace.flow.storage_pool.StoragePool` raises it, after
+    :class:`~flowtrace.storages.pool.StoragePool` raises it, after
     emitting ``STORAGE_ISSUE``, whenever an adapter raises while it is created,
     connected, or asked to retrieve, store or delete a result. The adapter's
     own exception is the ``__cause__``. Nothing has been kept half-done: an

@@ -19,7 +19,7 @@ def _paths_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_paths(paths):
-    from flowtrace.flow.check import check_paths
+    from flowtrace.flow.load.check import check_paths
 
     # The modules named in the YAML are imported as a worker started here
     # would import them: from the current directory first.

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, cast
 from flowtrace.errors import FatalTaskError, NoParentNodeError, RetryTask
 
 if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.pool import StoragePool
     from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
@@ -103,6 +103,12 @@ class FlowTask(abc.ABC):
     def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.
 
+        Args:
+            parent_name: the task's name in the flow configuration.
+
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such task ran before this one.
             flowtrace.storages.StorageError: if its storage could not be read;
@@ -129,6 +135,9 @@ class FlowTask(abc.ABC):
             task_name: the task in that sub-flow.
             index: which run of the task, when it ran several times; the last by default.
 
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such sub-flow or task ran before this task.
 
@@ -151,6 +160,9 @@ class FlowTask(abc.ABC):
 
     def retry(self, countdown: float = 0) -> NoReturn:
         """Ask to be run again after ``countdown`` seconds; this does not count against ``max_retry``.
+
+        Args:
+            countdown: seconds to wait before the next attempt.
 
         Raises:
             RetryTask: always; let it propagate out of :meth:`run`.

@@ -1,4 +1,4 @@
-"""Tests for flowtrace.flow.storage_pool: the pool, its events, its cache and its errors."""
+"""Tests for flowtrace.storages.pool: the pool, its events, its cache and its errors."""
 
 import socket
 import sys
@@ -9,7 +9,7 @@ import types
 import pytest
 
 from flowtrace import Trace
-from flowtrace.flow.storage_pool import FlowResults, StoragePool
+from flowtrace.storages.pool import FlowResults, StoragePool
 from flowtrace.storages import DataStorage, MissingResult, StorageError
 from flowtrace.storages.base import error_record
 from flowtrace.storages.memory import InMemoryStorage

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flowtrace import cli
-from flowtrace.flow import check
+from flowtrace.flow.load import check, schema
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 #: The sample configuration as one document: what the mutations start from.
 SAMPLE = {}
@@ -24,8 +24,8 @@ for _path in sorted(DATA.rglob("*.yml")):
     for _key, _value in yaml.safe_load(_path.read_text()).items():
         SAMPLE[_key] = SAMPLE.get(_key, []) + _value if isinstance(_value, list) else _value
 
-KEYS = sorted({key for keys in check.KEYS.values() for key in keys}
-              | {key for keys in check.SELINON_ONLY.values() for key in keys}
+KEYS = sorted({key for keys in schema.KEYS.values() for key in keys}
+              | {key for keys in schema.SELINON_ONLY.values() for key in keys}
               | {"json", "logging", "sentry", "function", "storage", "path", "dsn", "min_level", "events", "edgs"})
 WORDS = ["a", "b", "main", "sub", "db", "fetch_order", "charge_card", "shipping_flow", "orders_db", "1a", "",
          "tests.flow.sample", "tests.flow.nope", "os.path", "fieldEqual", "amountAbove", "argsFieldExist",

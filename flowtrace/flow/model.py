@@ -1,4 +1,4 @@
-"""The flow configuration: what :func:`flowtrace.load_flows` returns.
+"""The data model of a flow configuration: what :func:`flowtrace.load_flows` returns.
 
 Every class here is a frozen dataclass holding plain data: names, numbers,
 tuples and read-only mappings, never a live object. A configuration can be
@@ -8,20 +8,18 @@ Nodes refer to each other by name; :meth:`FlowConfig.node` looks a name up.
 
 Each object remembers where it was written (:class:`Location`), so that a
 problem found at run time can point at the line of YAML that caused it.
+
+Reading and checking YAML is :mod:`flowtrace.flow.load`'s part; nothing
+here imports it.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 from dataclasses import dataclass, field
-from typing import (TYPE_CHECKING, Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple,
-                    TypeVar, Union)
+from typing import Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple, TypeVar, Union
 
 from flowtrace.errors import FlowConfigError
-
-if TYPE_CHECKING:
-    from celery import Celery
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -29,13 +27,17 @@ _V = TypeVar("_V")
 __all__ = [
     "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
     "Condition", "Foreach", "Edge", "Failure", "Flow", "Settings", "FlowConfig", "ALWAYS_TRUE",
-    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE", "load_flows",
+    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE",
 ]
 
 #: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
+#:
+#: .. versionadded:: 0.1.0
 DEFAULT_QUEUE = "celery"
 
 #: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
+#:
+#: .. versionadded:: 0.1.0
 PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures")
 
 
@@ -106,8 +108,28 @@ def _import(module: str, name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+class _ClassReference:
+    # What a storage and a task share: a class named by its module and its name.
+    import_path: str
+    class_name: str
+
+    def load_class(self) -> type:
+        """Import and return the class (YAML ``import`` and ``classname``).
+
+        Returns:
+            The class named by ``import_path`` and ``class_name``.
+
+        Raises:
+            ImportError: if the module cannot be imported.
+            AttributeError: if the module has no such class.
+
+        .. versionadded:: 0.1.0
+        """
+        return _import(self.import_path, self.class_name)
+
+
 @dataclass(frozen=True)
-class Storage:
+class Storage(_ClassReference):
     """A ``storages`` entry: where task results are kept.
 
     Attributes:
@@ -127,16 +149,10 @@ class Storage:
     configuration: FrozenMap = field(default_factory=FrozenMap)
     location: Optional[Location] = None
 
-    def load_class(self) -> type:
-        """Import and return the storage class.
-
-        .. versionadded:: 0.1.0
-        """
-        return _import(self.import_path, self.class_name)
 
 
 @dataclass(frozen=True)
-class Task:
+class Task(_ClassReference):
     """A ``tasks`` entry.
 
     Attributes:
@@ -167,19 +183,13 @@ class Task:
     output_schema: Optional[str] = None
     location: Optional[Location] = None
 
-    def load_class(self) -> type:
-        """Import and return the task class.
-
-        .. versionadded:: 0.1.0
-        """
-        return _import(self.import_path, self.class_name)
 
 
 @dataclass(frozen=True)
 class Predicate:
     """A call of one predicate function: a leaf of a condition.
 
-    Evaluate conditions with :func:`flowtrace.flow.predicates.evaluate`.
+    Evaluate conditions with :func:`flowtrace.flow.conditions.evaluate`.
 
     Attributes:
         name: the function's name, looked up in ``predicates_module`` and then
@@ -239,6 +249,8 @@ class Not:
 Condition = Union[Predicate, And, Or, Not]
 
 #: The condition of an edge that has none in YAML.
+#:
+#: .. versionadded:: 0.1.0
 ALWAYS_TRUE = Predicate("alwaysTrue")
 
 
@@ -266,6 +278,14 @@ class Foreach:
 
     def load(self) -> Callable[..., Any]:
         """Import and return the function.
+
+        Returns:
+            The function named by ``import_path`` and ``function``, which the
+            dispatcher calls as ``function(storage_pool, node_args)``.
+
+        Raises:
+            ImportError: if the module named by ``import_path`` cannot be imported.
+            AttributeError: if it has no ``function``.
 
         .. versionadded:: 0.1.0
         """
@@ -373,6 +393,9 @@ class Flow:
     def node_names(self) -> Tuple[str, ...]:
         """Every node the flow names in its edges and failures, in the order first written.
 
+        Returns:
+            The node names, each once.
+
         .. versionadded:: 0.1.0
         """
         seen: dict[str, None] = {}
@@ -449,6 +472,12 @@ class FlowConfig:
     def node(self, name: str) -> Union[Task, Flow]:
         """Return the task or flow called ``name``.
 
+        Args:
+            name: a node name.
+
+        Returns:
+            The :class:`Task` or :class:`Flow`.
+
         Raises:
             KeyError: if there is neither.
 
@@ -461,45 +490,15 @@ class FlowConfig:
     def is_flow(self, name: str) -> bool:
         """Whether ``name`` is a flow (and not a task).
 
+        Args:
+            name: a node name.
+
+        Returns:
+            True for a flow, False for a task or an unknown name.
+
         .. versionadded:: 0.1.0
         """
         return name in self.flows
 
     def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows.values())
-
-
-def load_flows(*paths: str | os.PathLike[str], app: Celery | None = None) -> FlowConfig:
-    """Load and check Selinon-style flow YAML from files and folders.
-
-    Every path is a YAML file or a folder, whose ``*.yml`` and ``*.yaml``
-    files are read in name order; together they make one configuration, as
-    Selinon's ``nodes.yml`` and flow definition files do. Everything that
-    ``flowtrace check`` reports is checked, and every problem is reported at
-    once.
-
-    Args:
-        paths: files and folders.
-        app: a Celery app to register the flows on, with
-            :func:`flowtrace.flow.register`, which also applies
-            ``global: trace``.
-
-    Returns:
-        The :class:`~flowtrace.flow.config.FlowConfig`.
-
-    Raises:
-        FlowConfigError: listing every problem as ``file:line: message``.
-        ValueError: if no path is given.
-
-    .. versionadded:: 0.1.0
-    """
-    from flowtrace.flow import check, register
-
-    if not paths:
-        raise ValueError("load_flows() needs at least one file or folder")
-    result = check.check_paths(*paths)
-    if result.problems or result.config is None:  # a result without problems has its config
-        raise FlowConfigError(result.problems)
-    if app is not None:
-        register(app, result.config)
-    return result.config

@@ -1,22 +1,16 @@
-"""Tests for flowtrace/flow/config.py: the data model and load_flows()."""
+"""Tests for flowtrace/flow/load: load_flows() on the sample files, and the problems it raises."""
 
-import copy
-import pickle
 from pathlib import Path
 
 import pytest
-from celery import Celery
 
 import flowtrace
-from flowtrace import Trace
-from flowtrace.flow import APP_SETTING, register
-from flowtrace.flow.config import (
+from flowtrace.flow.model import (
     ALWAYS_TRUE, And, Edge, Failure, Flow, FlowConfigError, Foreach, FrozenMap, Location, Not, Or, Predicate, Problem,
     Settings, Storage, Task,
 )
-from flowtrace.sinks.logging import LoggingSink
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parent.parent / "data"
 NODES = str(DATA / "nodes.yml")
 ORDER = str(DATA / "flows" / "order.yml")
 SHIPPING = str(DATA / "flows" / "shipping.yml")
@@ -123,62 +117,6 @@ class TestLoadSample:
             flowtrace.load_flows()
 
 
-class TestModel:
-    def test_frozen(self):
-        """Model objects and their mappings cannot be changed."""
-        config = flowtrace.load_flows(str(DATA))
-        with pytest.raises(AttributeError):
-            config.tasks["refund"].max_retry = 5
-        for change in (lambda: config.tasks.pop("refund"), lambda: config.flows.update({}),
-                       lambda: config.storages["orders_db"].configuration.__setitem__("url", "x")):
-            with pytest.raises(TypeError):
-                change()
-
-    def test_pickle_and_copy(self):
-        """A configuration survives pickling and deep copying unchanged."""
-        config = flowtrace.load_flows(str(DATA))
-        assert (config, config) == (pickle.loads(pickle.dumps(config)), copy.deepcopy(config))
-
-    def test_lookups(self):
-        """node(), is_flow(), starting_edges, node_names() and iteration answer from the names."""
-        config = flowtrace.load_flows(str(DATA))
-        flow = config.flows["order_flow"]
-        assert (config.tasks["refund"], config.flows["shipping_flow"]) == (config.node("refund"),
-                                                                           config.node("shipping_flow"))
-        assert (True, False) == (config.is_flow("shipping_flow"), config.is_flow("refund"))
-        assert (flow.edges[:1], ("fetch_order", "check_stock", "audit", "charge_card", "shipping_flow", "send_email",
-                                 "refund")) == (flow.starting_edges, flow.node_names())
-        assert ["order_flow", "shipping_flow"] == [flow.name for flow in config]
-        with pytest.raises(KeyError):
-            config.node("nope")
-
-    def test_propagates(self):
-        """propagates() applies a propagate_* option that is true or lists the node."""
-        config = flowtrace.load_flows(str(DATA))
-        order, shipping = config.flows["order_flow"], config.flows["shipping_flow"]
-        assert [True, False, False, True] == [order.propagates("parent", "shipping_flow"),
-                                              order.propagates("parent", "refund"),
-                                              order.propagates("node_args", "shipping_flow"),
-                                              shipping.propagates("node_args", "anything")]
-        with pytest.raises(ValueError):
-            order.propagates("compound_finished", "x")
-
-    def test_loaded_classes(self):
-        """Tasks, storages and foreach functions import what they name."""
-        from tests.flow import sample
-
-        config = flowtrace.load_flows(str(DATA))
-        assert (sample.FetchOrder, sample.MemoryStorage, sample.each_parcel) == (
-            config.tasks["fetch_order"].load_class(), config.storages["orders_db"].load_class(),
-            config.flows["order_flow"].edges[3].foreach.load())
-
-    def test_problem_text(self):
-        """A Problem prints as file:line: message, and FlowConfigError lists them all."""
-        problems = [Problem("a.yml", 3, "one"), Problem("b.yml", 1, "two")]
-        assert ("a.yml:3: one", "2 errors in flow configuration\na.yml:3: one\nb.yml:1: two") == (
-            str(problems[0]), str(FlowConfigError(problems)))
-
-
 class TestLoadErrors:
     def test_raises_every_problem(self, tmp_path):
         """load_flows() raises FlowConfigError with every problem found."""
@@ -192,27 +130,3 @@ class TestLoadErrors:
                                   "'classname', the name)"),
             Problem(str(path), 4, "task 'a': unknown key 'clasname'; did you mean 'classname'?"),
         ] == list(info.value.problems)
-
-
-class TestRegister:
-    def test_with_app(self):
-        """load_flows(app=) applies global: trace and stores the configuration on the app."""
-        app = Celery("flows", set_as_current=False)
-        config = flowtrace.load_flows(str(DATA), app=app)
-        assert (config, [LoggingSink]) == (app.conf[APP_SETTING], [type(sink) for sink in Trace.sinks()])
-
-    def test_idempotent(self):
-        """Registering the same configuration again changes nothing."""
-        app = Celery("flows", set_as_current=False)
-        config = flowtrace.load_flows(str(DATA), app=app)
-        register(app, flowtrace.load_flows(str(DATA)))
-        assert (config, 1) == (app.conf[APP_SETTING], len(Trace.sinks()))
-
-    def test_another_configuration(self):
-        """An app with flows refuses a different configuration."""
-        app = Celery("flows", set_as_current=False)
-        flowtrace.load_flows(str(DATA), app=app)
-        other = flowtrace.load_flows(str(DATA / "flows"), str(DATA / "nodes.yml"))
-        other = type(other)(other.tasks, FrozenMap(), other.storages, other.settings, other.files)
-        with pytest.raises(ValueError):
-            register(app, other)

@@ -1,4 +1,4 @@
-"""Tests for flowtrace/flow/_envelope.py's output_schema check: a result that does not match fails the node for good.
+"""Tests for flowtrace/flow/_runner.py's output_schema check: a result that does not match fails the node for good.
 
 The task runs in this process (``Task.apply``): what is checked here is the
 check itself, not anything that crosses a process.
@@ -10,7 +10,7 @@ import pytest
 from celery import Celery
 
 import flowtrace
-from flowtrace.flow import _envelope
+from flowtrace.flow import _runner
 
 CALLS = []
 
@@ -33,7 +33,7 @@ def app(tmp_path):
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA), encoding="utf-8")
     (tmp_path / "flows.yml").write_text("""
 tasks:
-  - {name: Charge, import: tests.flow.test_envelope, storage: Results, max_retry: 2,
+  - {name: Charge, import: tests.flow.test_runner, storage: Results, max_retry: 2,
      output_schema: "%s"}
 storages:
   - {name: Results, import: flowtrace.storages.memory, classname: InMemoryStorage}
@@ -43,7 +43,7 @@ flow-definitions:
     edges:
       - {from: [], to: Charge}
 """ % (tmp_path / "schema.json"), encoding="utf-8")
-    app = Celery("envelope", broker="memory://", backend="cache+memory://", set_as_current=False)
+    app = Celery("runner", broker="memory://", backend="cache+memory://", set_as_current=False)
     flowtrace.load_flows(str(tmp_path / "flows.yml"), app=app)
     yield app
     app.close()
@@ -83,7 +83,7 @@ class TestOutputSchema:
     def test_an_unreadable_schema_fails_the_node(self, app, tmp_path):
         """A schema file that is not JSON fails the node with the file named, without retries."""
         (tmp_path / "schema.json").write_text("{not json", encoding="utf-8")
-        _envelope._validators.clear()
+        _runner._validators.clear()
         outcome = run(app, {"amount": 1})
         assert ("FAILURE", 1, True) == (outcome.state, len(CALLS),
                                         str(outcome.result).startswith("output_schema %s is not JSON: " % (
@@ -92,7 +92,7 @@ class TestOutputSchema:
     def test_an_invalid_schema_fails_the_node(self, app, tmp_path):
         """A JSON document that is not a valid schema fails the node, naming what is wrong with it."""
         (tmp_path / "schema.json").write_text(json.dumps({"type": "integerish"}), encoding="utf-8")
-        _envelope._validators.clear()
+        _runner._validators.clear()
         outcome = run(app, {"amount": 1})
         assert ("FAILURE", True) == (outcome.state, str(outcome.result).startswith(
             "output_schema %s is not a valid JSON schema: " % (tmp_path / "schema.json")))

@@ -10,27 +10,24 @@ retry instead of losing the result.
 
 from __future__ import annotations
 
-import collections
-import copy
 import threading
 import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 from flowtrace.errors import MissingResult, StorageError
-from flowtrace.storages.base import DataStorage, ExcInfo, error_record
+from flowtrace.storages import _msg
+from flowtrace.storages._cache import ResultCache
+from flowtrace.storages.base import DataStorage, ExcInfo
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
-    from flowtrace.flow.config import FlowConfig
+    from flowtrace.flow.model import FlowConfig
 
 #: What :class:`StoragePool` takes for one storage: ``(adapter class,
 #: configuration)``, the configuration a mapping of keyword arguments or
 #: None, or an adapter instance.
 StorageSpec = Union[tuple[type[DataStorage], Union[Mapping[str, Any], None]], DataStorage]
-
-# (flow name, task name, task id): a result in the result cache.
-_Key = tuple[str, str, str]
 
 __all__ = ["StoragePool", "FlowResults", "StorageError", "MissingResult"]
 
@@ -53,7 +50,7 @@ class StoragePool:
 
     Example::
 
-        from flowtrace.flow.storage_pool import StoragePool
+        from flowtrace.storages.pool import StoragePool
         from flowtrace.storages import RedisStorage
 
         pool = StoragePool(
@@ -115,8 +112,7 @@ class StoragePool:
         if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
             raise ValueError("cache_size must be an integer >= 0, got %r" % (cache_size,))
         self.cache_size = cache_size
-        self._cache: collections.OrderedDict[_Key, Any] = collections.OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = ResultCache(cache_size)
         self._locks = {name: threading.Lock() for name in self._specs}
 
     @classmethod
@@ -127,8 +123,8 @@ class StoragePool:
         ``classname`` fails here; the adapters are still created on first use.
 
         Args:
-            config: a ``flowtrace.flow.config.FlowConfig``, as
-                ``flowtrace.flow.load_flows()`` returns it.
+            config: a :class:`~flowtrace.flow.model.FlowConfig`, as
+                :func:`flowtrace.load_flows` returns it.
             cache_size: as for the constructor.
 
         Raises:
@@ -149,12 +145,18 @@ class StoragePool:
     def storage_name_of(self, task_name: str) -> str | None:
         """Return the name of the storage holding a task's results, or ``None`` if it has none.
 
+        Args:
+            task_name: the task, as the flow configuration names it.
+
         .. versionadded:: 0.1.0
         """
         return self._task_storage.get(task_name)
 
     def storage_task_name_of(self, task_name: str) -> str:
         """Return the name a task's results are stored under.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
 
         .. versionadded:: 0.1.0
         """
@@ -164,6 +166,9 @@ class StoragePool:
         """Return a storage's adapter, a :class:`~flowtrace.DataStorage`, created and connected first if needed.
 
         Connecting emits ``STORAGE_CONNECT``.
+
+        Args:
+            storage_name: the storage.
 
         Raises:
             ValueError: if no storage has this name.
@@ -175,7 +180,7 @@ class StoragePool:
         if storage_name not in self._specs:
             raise ValueError("no storage is named %r; the storages are %s"
                              % (storage_name, ", ".join(sorted(self._specs)) or "none"))
-        return self._connected(storage_name, _bare_msg(storage_name))
+        return self._connected(storage_name, _msg.storage(storage_name))
 
     def results(self, flow_name: str, id_mapping: Mapping[str, str]) -> FlowResults:
         """Return a view that reads the results of one flow's tasks by task name.
@@ -183,6 +188,9 @@ class StoragePool:
         Args:
             flow_name: the flow the tasks ran in.
             id_mapping: task name to the task id whose result to read.
+
+        Returns:
+            A :class:`FlowResults`.
 
         .. versionadded:: 0.1.0
         """
@@ -196,6 +204,11 @@ class StoragePool:
         Emits ``STORAGE_RETRIEVE`` then ``STORAGE_RETRIEVED`` around the
         adapter's :meth:`~flowtrace.DataStorage.retrieve`; with a cache, the
         ``TASK_RESULT_CACHE_*`` events around the lookup.
+
+        Args:
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run whose result to read.
 
         Raises:
             ValueError: if the task has no storage.
@@ -211,9 +224,8 @@ class StoragePool:
         key = (flow_name, task_name, task_id)
         cache_msg: dict[str, Any] | None = None
         if self.cache_size:
-            cache_msg = {"flow_name": flow_name, "task_name": task_name, "task_id": task_id,
-                         "storage_name": storage_name}
-            found, value = self._cache_get(key, cache_msg)
+            cache_msg = _msg.cache(flow_name, task_name, task_id, storage_name)
+            found, value = self._cache.get(key, cache_msg)
             if found:
                 return value
         adapter = self._connected(storage_name, msg)
@@ -224,7 +236,7 @@ class StoragePool:
             raise self._issue(msg, "retrieve", exc) from exc
         Trace.log(Trace.STORAGE_RETRIEVED, msg)
         if cache_msg is not None:
-            self._cache_add(key, result, cache_msg)
+            self._cache.add(key, result, cache_msg)
         return result
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
@@ -232,6 +244,16 @@ class StoragePool:
 
         Emits ``STORAGE_STORE`` then ``STORAGE_STORED`` (with ``record_id``)
         around the adapter's :meth:`~flowtrace.DataStorage.store`.
+
+        Args:
+            node_args: the flow's arguments, which some adapters keep with the result.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that returned ``result``.
+            result: the task's result.
+
+        Returns:
+            What the adapter returned.
 
         Raises:
             ValueError: if the task has no storage.
@@ -250,7 +272,7 @@ class StoragePool:
         finally:
             # Even a failed write may have reached the storage: drop what the
             # cache held, so the next read asks the storage.
-            self._evict((flow_name, task_name, task_id))
+            self._cache.evict((flow_name, task_name, task_id))
         Trace.log(Trace.STORAGE_STORED, msg, record_id=record_id)
         return record_id
 
@@ -265,7 +287,14 @@ class StoragePool:
         carry ``error_type``, ``error_value`` and ``error_traceback``.
 
         Args:
+            node_args: the flow's arguments.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that failed.
             exc_info: ``(type, value, traceback)`` or the exception itself.
+
+        Returns:
+            Whether the error was stored.
 
         Raises:
             flowtrace.storages.StorageError: if the adapter failed, after
@@ -273,14 +302,12 @@ class StoragePool:
 
         .. versionadded:: 0.1.0
         """
-        record = error_record(exc_info)
-        error = {"error_type": record["type"], "error_value": record["message"],
-                 "error_traceback": record["traceback"]}
+        error = _msg.error(exc_info)
         storage_name = self.storage_name_of(task_name)
         if storage_name is None:
-            Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, _trace_msg(flow_name, task_name, task_id, None, None), error)
+            Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, _msg.result(flow_name, task_name, task_id, None, None), error)
             return False
-        msg = _trace_msg(flow_name, task_name, task_id, storage_name, self.storage_task_name_of(task_name))
+        msg = _msg.result(flow_name, task_name, task_id, storage_name, self.storage_task_name_of(task_name))
         if self._specs[storage_name][0].store_error is DataStorage.store_error:
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
             return False
@@ -303,6 +330,11 @@ class StoragePool:
         Emits ``STORAGE_DELETE`` then ``STORAGE_DELETED`` around the adapter's
         :meth:`~flowtrace.DataStorage.delete`.
 
+        Args:
+            flow_name: the flow.
+            task_name: the task whose result (and error) to delete.
+            task_id: the run.
+
         Raises:
             ValueError: if the task has no storage.
             flowtrace.storages.StorageError: if the adapter failed, after
@@ -319,7 +351,7 @@ class StoragePool:
         except Exception as exc:
             raise self._issue(msg, "delete", exc) from exc
         finally:
-            self._evict((flow_name, task_name, task_id))
+            self._cache.evict((flow_name, task_name, task_id))
         Trace.log(Trace.STORAGE_DELETED, msg)
 
     def disconnect_all(self) -> None:
@@ -338,10 +370,10 @@ class StoragePool:
                 try:
                     if not adapter.is_connected():
                         continue
-                    Trace.log(Trace.STORAGE_DISCONNECT, {"storage_name": name})
+                    Trace.log(Trace.STORAGE_DISCONNECT, _msg.connection(name))
                     adapter.disconnect()
                 except Exception:
-                    Trace.log(Trace.STORAGE_ISSUE, _bare_msg(name), what=traceback.format_exc())
+                    Trace.log(Trace.STORAGE_ISSUE, _msg.storage(name), what=traceback.format_exc())
 
     # --- internals -----------------------------------------------------------
 
@@ -350,8 +382,8 @@ class StoragePool:
         if storage_name is None:
             raise ValueError("task %r has no storage; the tasks with one are %s"
                              % (task_name, ", ".join(sorted(self._task_storage)) or "none"))
-        return storage_name, _trace_msg(flow_name, task_name, task_id, storage_name,
-                                        self.storage_task_name_of(task_name))
+        return storage_name, _msg.result(flow_name, task_name, task_id, storage_name,
+                                         self.storage_task_name_of(task_name))
 
     def _connected(self, storage_name: str, msg: dict[str, Any]) -> DataStorage:
         adapter = self._adapters.get(storage_name)
@@ -366,7 +398,7 @@ class StoragePool:
                     adapter = cls(**configuration)
                     self._adapters[storage_name] = adapter
                 if not adapter.is_connected():
-                    Trace.log(Trace.STORAGE_CONNECT, {"storage_name": storage_name})
+                    Trace.log(Trace.STORAGE_CONNECT, _msg.connection(storage_name))
                     adapter.connect()
             return adapter
         except Exception as exc:
@@ -381,42 +413,6 @@ class StoragePool:
                 msg["storage_name"], _FAILED[operation], msg["task_name"], msg["task_id"], msg["flow_name"])
         return StorageError("%s: %s: %s" % (subject, type(exc).__name__, _text(exc)),
                             storage_name=msg["storage_name"], operation=operation)
-
-    def _cache_get(self, key: _Key, cache_msg: dict[str, Any]) -> tuple[bool, Any]:
-        Trace.log(Trace.TASK_RESULT_CACHE_GET, cache_msg)
-        try:
-            with self._cache_lock:
-                found = key in self._cache
-                if found:
-                    self._cache.move_to_end(key)
-                    value = copy.deepcopy(self._cache[key])
-        except Exception:
-            # The cache is only a shortcut: on any trouble, ask the storage.
-            Trace.log(Trace.TASK_RESULT_CACHE_ISSUE, cache_msg, what=traceback.format_exc())
-            return False, None
-        if not found:
-            Trace.log(Trace.TASK_RESULT_CACHE_MISS, cache_msg, what="the result is not in the result cache")
-            return False, None
-        Trace.log(Trace.TASK_RESULT_CACHE_HIT, cache_msg)
-        return True, value
-
-    def _cache_add(self, key: _Key, result: Any, cache_msg: dict[str, Any]) -> None:
-        Trace.log(Trace.TASK_RESULT_CACHE_ADD, cache_msg)
-        try:
-            value = copy.deepcopy(result)
-        except Exception:
-            Trace.log(Trace.TASK_RESULT_CACHE_ISSUE, cache_msg, what=traceback.format_exc())
-            return
-        with self._cache_lock:
-            self._cache[key] = value
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
-
-    def _evict(self, key: _Key) -> None:
-        if self.cache_size:
-            with self._cache_lock:
-                self._cache.pop(key, None)
 
 
 class FlowResults:
@@ -435,6 +431,9 @@ class FlowResults:
 
     def get(self, task_name: str) -> Any:
         """Return the result of the task ``task_name`` of this flow.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
 
         Raises:
             KeyError: if the flow has no finished task of that name.
@@ -461,16 +460,6 @@ def _check_spec(name: str, spec: Any) -> tuple[type[DataStorage], dict[str, Any]
         raise ValueError("storage %r: the configuration must be a mapping of keyword arguments, got a %s"
                          % (name, type(configuration).__name__))
     return cls, dict(configuration)
-
-
-def _trace_msg(flow_name: str | None, task_name: str | None, task_id: str | None, storage_name: str | None,
-               storage_task_name: str | None) -> dict[str, Any]:
-    return {"flow_name": flow_name, "task_name": task_name, "task_id": task_id, "storage_name": storage_name,
-            "storage_task_name": storage_task_name}
-
-
-def _bare_msg(storage_name: str) -> dict[str, Any]:
-    return _trace_msg(None, None, None, storage_name, None)
 
 
 def _text(exc: BaseException) -> str:

@@ -1,9 +1,9 @@
-"""Tests for flowtrace/flow/check.py: every problem, with its file and line."""
+"""Tests for flowtrace/flow/load/check.py (and the readers behind it): every problem, with its file and line."""
 
 import os
 import textwrap
 
-from flowtrace.flow.check import check_paths
+from flowtrace.flow.load.check import check_paths
 
 # Lines 1-8 of most documents below: one storage and three tasks.
 NODES = """\

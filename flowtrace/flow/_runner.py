@@ -26,16 +26,17 @@ from typing import Any
 
 from celery import Task
 
+from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.errors import FatalTaskError, RetryTask, StorageError
-from flowtrace.flow import _runtime, _wakeup
+from flowtrace.flow import _msg, _nudge, _runtime
 from flowtrace.flow.task import FlowTask
 from flowtrace.trace import Trace
 
 
-class FlowTaskEnvelope(Task):
+class FlowTaskRunner(Task):
     """The base of the Celery tasks made by :func:`make_task`; ``flow_task`` is the configuration's entry."""
 
-    # The flowtrace.flow.config.Task entry; make_task sets it on each subclass.
+    # The flowtrace.flow.model.Task entry; make_task sets it on each subclass.
     flow_task: Any = None
     acks_late = True
     max_retries = None
@@ -43,7 +44,7 @@ class FlowTaskEnvelope(Task):
     typing = False
 
     def run(self, flow_name, node_args=None, parent=None, dispatcher_id=None, retried_count=0):
-        _wakeup.ensure_last()
+        _nudge.ensure_last()
         entry = self.flow_task
         pool = _runtime.pool_of(self.app)
         task_id = self.request.id
@@ -61,7 +62,8 @@ class FlowTaskEnvelope(Task):
             if entry.storage is not None and not entry.storage_readonly:
                 pool.store(node_args, flow_name, entry.name, task_id, result)
             elif result is not None:
-                Trace.log(Trace.TASK_DISCARD_RESULT, self._trace_msg(call), result=result)
+                Trace.log(Trace.TASK_DISCARD_RESULT, _msg.task(entry.name, task_id, flow_name, dispatcher_id, parent,
+                                                               node_args, entry.queue, retried_count), result=result)
         except RetryTask as exc:
             raise self._again(call, exc.countdown, retried_count, exc)
         except Exception as exc:
@@ -84,15 +86,10 @@ class FlowTaskEnvelope(Task):
         """Celery's retry with the next ``retried_count``; the flow header follows it."""
         kwargs = dict(call, retried_count=retried_count)
         headers = dict(self.request.headers or {})
-        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(call["flow_name"], call["dispatcher_id"],
-                                                             call["parent"], call["node_args"], retried_count)
+        headers[FLOW_HEADER] = flow_header(call["flow_name"], call["dispatcher_id"], call["parent"],
+                                           call["node_args"], retried_count)
         return self.retry(kwargs=kwargs, countdown=countdown, exc=exc, max_retries=None, headers=headers,
                           queue=self.flow_task.queue)
-
-    def _trace_msg(self, call) -> dict:
-        return {"task_name": self.flow_task.name, "task_id": self.request.id, "flow_name": call["flow_name"],
-                "dispatcher_id": call["dispatcher_id"], "parent": call["parent"], "node_args": call["node_args"],
-                "queue": self.flow_task.queue, "retried_count": call["retried_count"]}
 
     @staticmethod
     def flowtrace_nudge_target(task):
@@ -150,7 +147,7 @@ def _validate(entry, result) -> None:
 
 def make_task(app, entry):
     """Register the Celery task of the flow task ``entry`` on ``app`` and return it."""
-    cls = type("FlowTask_" + entry.name, (FlowTaskEnvelope,), {
+    cls = type("FlowTask_" + entry.name, (FlowTaskRunner,), {
         "name": entry.name, "flow_task": entry, "__module__": __name__,
     })
     return app.register_task(cls())

@@ -1,10 +1,10 @@
-"""Tests for flowtrace/flow/_yaml.py: safe loading with line numbers."""
+"""Tests for flowtrace/flow/load/_yaml.py: safe loading with line numbers."""
 
 import textwrap
 
 import pytest
 
-from flowtrace.flow import _yaml
+from flowtrace.flow.load import _yaml
 
 
 def load(text):
