@@ -27,7 +27,8 @@ for _path in (_ROOT, _BENCH):
         sys.path.insert(0, _path)
 
 import flowtrace  # noqa: E402
-from flowtrace import Trace, embedded  # noqa: E402
+from flowtrace import Trace  # noqa: E402
+from flowtrace.celery import embedded  # noqa: E402
 
 FLOWS = os.path.join(_BENCH, "flows", "latency.yml")
 MODES = {"nudge": (True, (2.0, 60.0)), "countdown": (False, (2.0, 120.0))}

@@ -10,7 +10,7 @@ The wake-up timed is the one after the first of the parallel nodes finished:
 Start has finished, N-2 (or N-1) nodes are running, one of them has just
 ended. Nothing new starts, so only the state changes. Two measurements:
 
-- ``advance``: ``flowtrace.flow._state.WakeUp`` on the state as it comes out
+- ``advance``: ``flowtrace.flow._wakeup.WakeUp`` on the state as it comes out
   of the message, with ports in memory (node outcomes in a dict), then the
   next state as data (``to_dict``): the dispatcher's own work, no I/O;
 - ``dispatcher``: the real dispatcher task's ``run`` in this process on a
@@ -38,13 +38,13 @@ from celery import Celery
 from celery.exceptions import Retry
 from kombu.utils.json import dumps as kombu_dumps, loads as kombu_loads
 
-from flowtrace.flow import _state, register
-from flowtrace.flow.config import Edge, Flow, FlowConfig, Foreach, FrozenMap, Task
+from flowtrace.flow import _wakeup, register
+from flowtrace.flow.model import Edge, Flow, FlowConfig, Foreach, FrozenMap, Task
 
 SHAPES = ("fan-out", "foreach")
 #: Whether this flowtrace's WakeUp takes the ids of the nodes that nudged it.
-HINTS = "ended" in inspect.signature(_state.WakeUp.__init__).parameters
-#: The request attribute through which the worker hands the dispatcher those ids (see flowtrace.flow._wakeup).
+HINTS = "ended" in inspect.signature(_wakeup.WakeUp.__init__).parameters
+#: The request attribute through which the worker hands the dispatcher those ids (see flowtrace.flow._nudge).
 HINT_ATTR = "flowtrace_nudged"
 
 
@@ -71,7 +71,7 @@ def make_state(running):
     return state, active[0][1]
 
 
-class MemoryPorts(_state.Ports):
+class MemoryPorts(_wakeup.Ports):
     """Node outcomes from a dict, counted; sending is never needed (nothing starts)."""
 
     def __init__(self, ended):
@@ -80,7 +80,7 @@ class MemoryPorts(_state.Ports):
 
     def outcome(self, name, node_id, is_flow):
         self.reads += 1
-        return (_state.SUCCESS, None) if node_id == self.ended else (None, None)
+        return (_wakeup.SUCCESS, None) if node_id == self.ended else (None, None)
 
     def send_task(self, name, task_id, node_args, parent):
         raise AssertionError("the timed wake-up starts nothing")
@@ -93,7 +93,7 @@ def _median_us(samples):
 def time_advance(shape, size, hinted, number):
     """Mean µs per wake-up of each phase with ports in memory: ``{"state in": ..., "advance": ..., "state out": ...}``.
 
-    ``state in`` builds the :class:`~flowtrace.flow._state.WakeUp` and its
+    ``state in`` builds the :class:`~flowtrace.flow._wakeup.WakeUp` and its
     state from the message's data, ``advance`` is ``run()``, ``state out``
     the next message's state as data (``to_dict()``).
     """
@@ -102,14 +102,14 @@ def time_advance(shape, size, hinted, number):
     state, ended = make_state(running)
     ports = MemoryPorts(ended)
     extra = {"ended": [ended]} if hinted else {}
-    check = _state.WakeUp(config, flow, "D", None, None, state, ports, **extra)
-    assert _state.RUNNING == check.run() and len(check.state.to_dict()["active_nodes"]) == len(running) - 1
+    check = _wakeup.WakeUp(config, flow, "D", None, None, state, ports, **extra)
+    assert _wakeup.RUNNING == check.run() and len(check.state.to_dict()["active_nodes"]) == len(running) - 1
     reads, ports.reads = ports.reads, 0
     clock = time.perf_counter
     phases = [0.0, 0.0, 0.0]
     for _ in range(number):
         t0 = clock()
-        wakeup = _state.WakeUp(config, flow, "D", None, None, state, ports, **extra)
+        wakeup = _wakeup.WakeUp(config, flow, "D", None, None, state, ports, **extra)
         t1 = clock()
         wakeup.run()
         t2 = clock()

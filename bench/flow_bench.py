@@ -353,7 +353,7 @@ def render(meta, dag, dag_verdicts, foreach, wakeups, wakeup_verdicts):
     if wakeups:
         lines.append("One dispatcher wake-up when one node has ended, by flow size (median µs):")
         lines += _flow_bench_wakeup.render(wakeups, WAKEUP_SIZES)
-        lines.append("state in / advance / state out: flowtrace.flow._state in memory (the state built from the "
+        lines.append("state in / advance / state out: flowtrace.flow._wakeup in memory (the state built from the "
                      "message's data, WakeUp.run(), the next state as data); reads: node outcomes read per wake-up;")
         lines.append("dispatcher: the dispatcher task's run() on Redis, as a worker calls it (outcomes read from the "
                      "backend, the next message published); message: what Celery does with the state in every message "
@@ -445,7 +445,7 @@ def main(argv=None) -> int:
         "quick": args.quick, "flowtrace_countdown": _flowtrace_countdown(),
         "selinon_strategy": "%s.%s(%s)" % (Strategy._DEFAULT_MODULE, Strategy._DEFAULT_FUNCTION, ", ".join(
             "%s=%s" % item for item in sorted(Strategy._DEFAULT_FUNC_ARGS.items()))),
-        "worker_errors": errors[:10], "read_all_up_to": getattr(_flow_state(), "READ_ALL_UP_TO", None),
+        "worker_errors": errors[:10], "read_all_up_to": getattr(_flow_wakeup(), "READ_ALL_UP_TO", None),
     }
     if args.json:
         print(json.dumps({"meta": meta, "dag": dag, "dag_targets": dag_verdicts, "foreach": foreach,
@@ -455,10 +455,10 @@ def main(argv=None) -> int:
     return status
 
 
-def _flow_state():
-    from flowtrace.flow import _state
+def _flow_wakeup():
+    from flowtrace.flow import _wakeup
 
-    return _state
+    return _wakeup
 
 
 def _flowtrace_countdown():

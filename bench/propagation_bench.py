@@ -50,7 +50,7 @@ from opentelemetry import trace  # noqa: E402
 
 import flowtrace  # noqa: E402
 from flowtrace import Trace  # noqa: E402
-from flowtrace.celery import _execute, _propagate, _publish  # noqa: E402
+from flowtrace.celery import _execute, _publish, _stamp  # noqa: E402
 
 try:
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
@@ -133,7 +133,7 @@ class Bench:
 
     def flowtrace_start(self):
         request = dict(self.request)
-        _propagate.stamp(request)  # the worker main process's share, at task_received
+        _stamp.stamp(request)  # the worker main process's share, at task_received
         task = self.task
         task.push_request(request)
         try:

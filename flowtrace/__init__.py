@@ -1,12 +1,15 @@
 """flowtrace: flow-event tracing for Celery.
 
-The public face: :class:`Trace`, the event catalogue and the errors users see.
+The public face: :class:`Trace`, the event catalogue and the errors users see
+(they live in :mod:`flowtrace.errors`, with every other exception users catch).
+
+.. versionadded:: 0.1.0
 """
 
 from typing import TYPE_CHECKING
 
-from flowtrace._deps import MissingDependency
 from flowtrace._version import __version__
+from flowtrace.errors import FatalTaskError, FlowConfigError, MissingDependency
 from flowtrace.trace import Trace
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
@@ -15,9 +18,8 @@ __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStor
 # The Celery integration is imported on first use, so that importing flowtrace
 # stays cheap in processes that only log events.
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
-         "load_flows": "flowtrace.flow", "FlowConfigError": "flowtrace.flow",
-         "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
-         "FatalTaskError": "flowtrace.flow.task", "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
+         "load_flows": "flowtrace.flow", "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
+         "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
 
 if TYPE_CHECKING:
     # What __getattr__ imports on first use, spelled out for type checkers;
@@ -25,9 +27,9 @@ if TYPE_CHECKING:
     from flowtrace.celery import instrument, uninstrument
     from flowtrace.context import new_trace
     from flowtrace.correlation import CorrelationFilter
-    from flowtrace.flow import FlowConfigError, load_flows
+    from flowtrace.flow import load_flows
     from flowtrace.flow.run import run_flow
-    from flowtrace.flow.task import FatalTaskError, FlowTask
+    from flowtrace.flow.task import FlowTask
     from flowtrace.storages.base import DataStorage
 else:
     # Hidden from type checkers, which would otherwise read any misspelt

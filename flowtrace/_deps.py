@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-
-class MissingDependency(ImportError):
-    """An optional package that a sink needs is not installed.
-
-    The message names the extra to install, for example
-    ``pip install flowtrace[sentry]``.
-
-    .. versionadded:: 0.1.0
-    """
+from flowtrace.errors import MissingDependency
 
 
 def require(module: str, extra: str, feature: str):

@@ -31,10 +31,17 @@ def _validate_events(values: Iterable[int | str]) -> set[int]:
 
 
 def build_filter(event_filter: EventFilter, min_level: str | None) -> frozenset[int] | None:
-    """Return the event values a sink with this filter accepts, or None for every event.
+    """Return the event values a sink registered with ``events`` and ``min_level`` accepts.
+
+    Args:
+        event_filter: an event name or value, an iterable of them, or None for every event.
+        min_level: the lowest level accepted, or None for every level.
+
+    Returns:
+        The accepted values, or None when both are None (every event).
 
     Raises:
-        ValueError: naming the unknown event or level.
+        ValueError: for an unknown event name or value, or an unknown level.
     """
     accepts: set[int] | frozenset[int] | None = None
     if event_filter is not None:

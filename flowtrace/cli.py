@@ -4,7 +4,7 @@ Each subcommand is two small functions, registered in :data:`COMMANDS`:
 
 - ``add_arguments(parser)`` declares its options on an :mod:`argparse` parser;
 - ``run(args) -> int`` does the work, writes to ``sys.stdout`` and returns the
-  exit code. It raises :class:`CliError` for a problem the user can fix.
+  exit code. It raises :class:`~flowtrace.errors.CliError` for a problem the user can fix.
 
 To add a subcommand, write those two functions and add one row to
 :data:`COMMANDS`. Import heavy modules (Celery, the dispatcher) inside ``run``
@@ -12,7 +12,10 @@ so that ``flowtrace events`` stays quick.
 
 :func:`main` turns every error into one line on stderr and an exit code, never
 a traceback: 2 for a bad command line (argparse's convention), 1 for a failure
-while running, 130 after Ctrl-C. ``--traceback`` shows the traceback too.
+while running, 130 after Ctrl-C (:mod:`flowtrace.errors` names them). ``--traceback``
+shows the traceback too.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
@@ -26,29 +29,10 @@ import traceback
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from flowtrace import __version__, events, view
+from flowtrace.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from flowtrace.flow import _cli as flow_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
-
-#: The exit code of a failed run; a bad command line exits with 2.
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class CliError(Exception):
-    """A failure the user can act on; :func:`main` prints it without a traceback.
-
-    Args:
-        message: one line telling what went wrong and, if possible, what to do.
-        exit_code: the process's exit code.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, message: str, exit_code: int = EXIT_FAILURE):
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 class Command(NamedTuple):
@@ -74,6 +58,13 @@ def format_table(rows: Sequence[events.Event], keys: bool = False) -> str:
     Columns are value, name, level, emitter and description, then the message
     keys when ``keys`` is true. Values are right-aligned; the last column is
     not padded, so no line ends in spaces.
+
+    Args:
+        rows: the events, in the order listed.
+        keys: add a column of their message keys.
+
+    Returns:
+        The table, each line ending in a newline.
 
     .. versionadded:: 0.1.0
     """
@@ -155,6 +146,12 @@ Summary
 
 def format_rst(rows: Sequence[events.Event]) -> str:
     """Return the reStructuredText event reference (``docs/events.rst``) for ``rows``.
+
+    Args:
+        rows: the events, in the order listed.
+
+    Returns:
+        The page, with a summary table, then one ``py:attribute`` entry per event.
 
     .. versionadded:: 0.1.0
     """

@@ -6,28 +6,40 @@ the task that starts spans (with the OpenTelemetry SDK) makes children of it,
 and tasks it sends become its children. flowtrace needs only
 ``opentelemetry-api`` for this; the ids are its own (``flowtrace._w3c``).
 Outside a task, the user's current OpenTelemetry span, if any, is the context.
-Either way an event learns its ``trace_id`` and ``span_id`` here.
+Either way an event learns its ``trace_id`` and ``span_id`` here. The two
+span types, :class:`SpanRef` and :class:`AttemptSpan`, are defined in
+``flowtrace._spans`` and imported from here.
 
 A second context variable holds the task attempt running here (its
 ``task_id``, ``task_name``, and ``flow_name`` / ``dispatcher_id`` for a flow's
 task), which :mod:`flowtrace.correlation` puts on log records.
+
+Besides the public functions, the module has an emitter API: names the
+emitters (``flowtrace.celery``, ``flowtrace.flow``) and
+:mod:`flowtrace.correlation` use from other modules, internal to the package
+and not for applications, which may change without notice. It is the three
+context variables ``attempt_var``, ``trace_mode_var`` and ``task_fields_var``,
+read and set directly on the hot paths (a function around them would cost a
+call per message and per attempt), and ``enter_task`` / ``exit_task``, which
+bind and end an attempt's correlation fields.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from opentelemetry import context as _otel_context
 from opentelemetry import trace as _otel_trace
-from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, TraceState
 
-from flowtrace import _w3c
+from flowtrace._spans import AttemptSpan, SpanRef
 
-if TYPE_CHECKING:
-    from opentelemetry.trace import Span, Status, StatusCode
+__all__ = ["Ids", "SpanRef", "AttemptSpan", "current_ids", "current_span", "current_attempt", "set_ids", "reset_ids",
+           "new_trace", "bind_fields", "BINDABLE_FIELDS", "NEW", "LINK", "MODES"]
 
 #: A trace id and a span id as hex strings; ``(None, None)`` outside any trace.
 Ids = tuple[Optional[str], Optional[str]]
@@ -36,15 +48,21 @@ Ids = tuple[Optional[str], Optional[str]]
 _current: contextvars.ContextVar[Ids | None] = contextvars.ContextVar("flowtrace_ids", default=None)
 
 #: The AttemptSpan of the task attempt running in this context, or None.
-_attempt: contextvars.ContextVar[AttemptSpan | None] = contextvars.ContextVar("flowtrace_attempt", default=None)
+#: Emitter API (internal to the package): the Celery integration sets and
+#: resets it around each attempt; :func:`current_attempt` reads it.
+attempt_var: contextvars.ContextVar[AttemptSpan | None] = contextvars.ContextVar("flowtrace_attempt", default=None)
 
-#: Per-call trace control for the messages sent in this context (see :func:`new_trace`).
-_mode: contextvars.ContextVar[str | None] = contextvars.ContextVar("flowtrace_trace_mode", default=None)
+#: Per-call trace control for the messages sent in this context (see :func:`new_trace`):
+#: :data:`NEW`, :data:`LINK` or None. Emitter API (internal to the package):
+#: the Celery integration's publish hook reads it.
+trace_mode_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("flowtrace_trace_mode", default=None)
 
 #: The correlation fields of the task attempt running in this context, as a
 #: dict, or None outside any attempt. The Celery integration sets it at
 #: task_prerun and resets it at task_postrun, one set and one reset per attempt.
-_task_fields: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowtrace_task_fields",
+#: Emitter API (internal to the package): set through :func:`enter_task` and
+#: :func:`exit_task`; :mod:`flowtrace.correlation` reads it.
+task_fields_var: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("flowtrace_task_fields",
                                                                                        default=None)
 
 #: The fields :func:`bind_fields` accepts; trace_id and span_id are read from
@@ -60,148 +78,6 @@ _get_current_span = _otel_trace.get_current_span
 _STOCK_GET_CURRENT_SPAN = _get_current_span
 _get_otel_context = _otel_context.get_current
 _NO_IDS: Ids = (None, None)
-# Flags flowtrace sends on: sampled and Level 2's random bit; the others are reserved.
-_FLAG_MASK = _w3c.SAMPLED | _w3c.RANDOM
-_TRACE_FLAGS = {flags: TraceFlags(flags) for flags in range(_FLAG_MASK + 1)}
-
-
-class SpanRef(NamedTuple):
-    """One span of a trace, as a ``traceparent`` names it.
-
-    Attributes:
-        trace_id: 32 lower-case hex digits.
-        span_id: 16 lower-case hex digits.
-        flags: the ``trace-flags`` byte; only ``SAMPLED``
-            and ``RANDOM`` are kept.
-        tracestate: the validated ``tracestate`` header value, or None.
-
-    .. versionadded:: 0.1.0
-    """
-
-    trace_id: str
-    span_id: str
-    flags: int = _w3c.SAMPLED
-    tracestate: Optional[str] = None
-
-    @property
-    def traceparent(self) -> str:
-        """The version ``00`` ``traceparent`` header naming this span.
-
-        .. versionadded:: 0.1.0
-        """
-        return _w3c.format_traceparent(self.trace_id, self.span_id, self.flags & _FLAG_MASK)
-
-    def span_context(self, remote: bool = True) -> SpanContext:
-        """This span as an OpenTelemetry :class:`~opentelemetry.trace.SpanContext`.
-
-        .. versionadded:: 0.1.0
-        """
-        state = TraceState(_w3c.parse_tracestate(self.tracestate) or ()) if self.tracestate else None
-        return SpanContext(int(self.trace_id, 16), int(self.span_id, 16), remote, _TRACE_FLAGS[self.flags & _FLAG_MASK],
-                           state)
-
-    @classmethod
-    def from_span_context(cls, span_context: SpanContext | None) -> SpanRef | None:
-        """The :class:`SpanRef` of an OpenTelemetry span context, or None when it is not valid.
-
-        .. versionadded:: 0.1.0
-        """
-        if span_context is None or not span_context.is_valid:
-            return None
-        state = span_context.trace_state
-        return cls("%032x" % span_context.trace_id, "%016x" % span_context.span_id,
-                   int(span_context.trace_flags) & _FLAG_MASK, state.to_header() if state else None)
-
-
-class AttemptSpan(NonRecordingSpan):
-    """The span of a Celery task attempt, current in OpenTelemetry's context while the attempt runs.
-
-    Its ids are the ones flowtrace chose for the attempt and puts on every
-    event of it. By itself it records nothing, as OpenTelemetry's
-    ``NonRecordingSpan``: spans started in the task are its children and
-    propagation works with ``opentelemetry-api`` alone. When an OpenTelemetry
-    sink (:meth:`flowtrace.Trace.trace_by_otel`) makes a real span with the
-    same ids, it binds it here (:meth:`bind`), and what the task does to its
-    current span (``trace.get_current_span().set_attribute(...)``) reaches
-    that real span.
-
-    Attributes:
-        ids: ``(trace_id, span_id)`` as hex strings.
-        ref: this span as a :class:`SpanRef`.
-        parent: the :class:`SpanRef` of its parent, or None for the root of a new trace.
-        link: the :class:`SpanRef` the attempt links to instead of being its
-            child (``flowtrace_trace: link``), or None.
-        task_id: the Celery task id.
-        retries: the attempt's ``retries`` (0 for the first).
-        ended: whether the attempt is over.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, ref: SpanRef, parent: SpanRef | None = None, link: SpanRef | None = None,
-                 task_id: str | None = None, retries: int = 0) -> None:
-        # The OpenTelemetry SpanContext is made when someone asks for it:
-        # most tasks never start a span of their own (flowtrace reads ref).
-        self._span_context: SpanContext | None = None
-        self.ids = (ref.trace_id, ref.span_id)
-        self.ref = ref
-        self.parent = parent
-        self.link = link
-        self.task_id = task_id
-        self.retries = retries
-        self.ended = False
-        self._delegate: Span | None = None
-
-    def get_span_context(self) -> SpanContext:
-        span_context = self._span_context
-        if span_context is None:
-            span_context = self._span_context = self.ref.span_context(remote=False)
-        return span_context
-
-    def bind(self, span: Span) -> None:
-        """Send what is done to this span to ``span`` too, a real span with the same ids.
-
-        .. versionadded:: 0.1.0
-        """
-        self._delegate = span
-
-    def is_recording(self) -> bool:
-        delegate = self._delegate
-        return delegate is not None and delegate.is_recording()
-
-    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
-        if self._delegate is not None:
-            self._delegate.set_attributes(attributes)
-
-    def set_attribute(self, key: str, value: Any) -> None:
-        if self._delegate is not None:
-            self._delegate.set_attribute(key, value)
-
-    def add_event(self, name: str, attributes: Mapping[str, Any] | None = None, timestamp: int | None = None) -> None:
-        if self._delegate is not None:
-            self._delegate.add_event(name, attributes, timestamp)
-
-    def add_link(self, context: SpanContext, attributes: Mapping[str, Any] | None = None) -> None:
-        if self._delegate is not None:
-            self._delegate.add_link(context, attributes)
-
-    def update_name(self, name: str) -> None:
-        if self._delegate is not None:
-            self._delegate.update_name(name)
-
-    def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if self._delegate is not None:
-            self._delegate.set_status(status, description)
-
-    def record_exception(self, exception: BaseException, attributes: Mapping[str, Any] | None = None,
-                         timestamp: int | None = None, escaped: bool = False) -> None:
-        if self._delegate is not None:
-            self._delegate.record_exception(exception, attributes, timestamp, escaped)
-
-    def __repr__(self) -> str:
-        return "AttemptSpan(trace_id=%s, span_id=%s, task_id=%s)" % (self.ids[0], self.ids[1], self.task_id)
-
-
 def current_ids() -> Ids:
     """Return ``(trace_id, span_id)`` as hex strings, or ``(None, None)`` outside any trace.
 
@@ -257,7 +133,7 @@ def current_attempt() -> Optional[AttemptSpan]:
 
     .. versionadded:: 0.1.0
     """
-    return _attempt.get()
+    return attempt_var.get()
 
 
 def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids | None]:
@@ -266,6 +142,13 @@ def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids 
     They win over any OpenTelemetry span until :func:`reset_ids`, for events,
     log records and the parent of the messages sent meanwhile.
 
+    Args:
+        trace_id: 32 lower-case hex digits, or None.
+        span_id: 16 lower-case hex digits, or None.
+
+    Returns:
+        The token to give :func:`reset_ids`.
+
     .. versionadded:: 0.1.0
     """
     return _current.set((trace_id, span_id))
@@ -273,6 +156,9 @@ def set_ids(trace_id: str | None, span_id: str | None) -> contextvars.Token[Ids 
 
 def reset_ids(token: contextvars.Token[Ids | None]) -> None:
     """Undo :func:`set_ids`.
+
+    Args:
+        token: what :func:`set_ids` returned.
 
     .. versionadded:: 0.1.0
     """
@@ -300,11 +186,11 @@ def new_trace(link: bool = False) -> Iterator[None]:
     """
     if not isinstance(link, bool):
         raise ValueError("link must be True or False, got %r" % (link,))
-    token = _mode.set(LINK if link else NEW)
+    token = trace_mode_var.set(LINK if link else NEW)
     try:
         yield
     finally:
-        _mode.reset(token)
+        trace_mode_var.reset(token)
 
 
 def bind_fields(**fields: Any) -> bool:
@@ -331,23 +217,46 @@ def bind_fields(**fields: Any) -> bool:
     for key in fields:
         if key not in BINDABLE_FIELDS:
             raise ValueError("cannot bind %r; the fields are %s" % (key, ", ".join(BINDABLE_FIELDS)))
-    current = _task_fields.get()
+    current = task_fields_var.get()
     if current is None:
         return False
-    _task_fields.set({**current, **fields})
+    task_fields_var.set({**current, **fields})
     return True
 
 
-def _enter_task(fields: dict[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
-    """Make ``fields`` the current attempt's fields; returns the token for :func:`_exit_task`."""
-    return _task_fields.set(fields)
+def enter_task(fields: dict[str, Any]) -> contextvars.Token[dict[str, Any] | None]:
+    """Make ``fields`` the current attempt's correlation fields.
+
+    Emitter API, internal to the package: an emitter calls it when an attempt
+    starts (or around an event about a task that does not run here), and
+    :func:`exit_task` with the token when it ends.
+
+    Args:
+        fields: the correlation fields, keys among :data:`BINDABLE_FIELDS`;
+            the dict is kept, not copied.
+
+    Returns:
+        The token for :func:`exit_task`.
+
+    .. versionadded:: 0.1.0
+    """
+    return task_fields_var.set(fields)
 
 
-def _exit_task(token: contextvars.Token[dict[str, Any] | None]) -> None:
-    """End the attempt's fields: back to what was current before :func:`_enter_task`."""
+def exit_task(token: contextvars.Token[dict[str, Any] | None]) -> None:
+    """End the attempt's correlation fields: back to what was current before :func:`enter_task`.
+
+    Emitter API, internal to the package. It never raises: a token from
+    another context, or one used already, clears the fields instead.
+
+    Args:
+        token: what :func:`enter_task` returned.
+
+    .. versionadded:: 0.1.0
+    """
     try:
-        _task_fields.reset(token)
+        task_fields_var.reset(token)
     except (ValueError, RuntimeError):
         # A token from another context, or used twice: nothing of this
         # attempt may stay bound, whatever happened in between.
-        _task_fields.set(None)
+        task_fields_var.set(None)

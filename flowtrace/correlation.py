@@ -30,7 +30,7 @@ import logging
 from collections.abc import MutableMapping
 from typing import Any, TypeVar
 
-from flowtrace.context import _task_fields, current_ids
+from flowtrace.context import task_fields_var, current_ids
 
 __all__ = ["FIELDS", "CorrelationFilter", "structlog_processor", "current_fields", "install"]
 
@@ -54,7 +54,7 @@ def current_fields() -> dict[str, Any]:
 
     .. versionadded:: 0.1.0
     """
-    bound = _task_fields.get() or _NO_FIELDS
+    bound = task_fields_var.get() or _NO_FIELDS
     trace_id, span_id = current_ids()
     return {"task_id": bound.get("task_id"), "task_name": bound.get("task_name"), "trace_id": trace_id,
             "span_id": span_id, "flow_name": bound.get("flow_name"), "dispatcher_id": bound.get("dispatcher_id")}
@@ -93,7 +93,7 @@ class CorrelationFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         attributes = record.__dict__
-        bound = _task_fields.get()
+        bound = task_fields_var.get()
         if bound is None:
             bound = _from_celery_record(record)
         trace_id, span_id = current_ids()

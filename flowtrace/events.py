@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from flowtrace._flowheader import FLOW_KEYS
+
 INFO = "info"
 WARNING = "warning"
 ERROR = "error"
@@ -59,8 +61,8 @@ _ERROR = ("what",)
 _CELERY = ("task_name", "task_id", "parent_id", "root_id", "group_id", "retries", "queue", "hostname", "trace_id",
            "span_id", "parent_span_id", "state")
 _EXC = ("exc_type", "exc_message", "traceback", "exc_info")
-# What every task event of a flow's task (or dispatcher) adds: the flowtrace_flow message header.
-_IN_FLOW = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")
+# What every task event of a flow's task (or dispatcher) adds: the keys of the flow header.
+_IN_FLOW = FLOW_KEYS
 
 
 def _keys(*parts: Iterable[str]) -> tuple[str, ...]:

@@ -18,7 +18,7 @@ from celery.exceptions import Ignore, Reject
 
 import flowtrace
 from flowtrace import Trace, context, correlation
-from flowtrace.celery import _main, _patches, _propagate, _registry, instrument, uninstrument
+from flowtrace.celery import _main, _patches, _registry, _stamp, instrument, uninstrument
 from flowtrace.correlation import FIELDS, CorrelationFilter, current_fields, install, structlog_processor
 
 NOTHING = dict.fromkeys(FIELDS)
@@ -178,12 +178,12 @@ class TestCurrentFields:
 
     def test_bind_fields_inside_an_attempt(self):
         """bind_fields adds flow fields to the running attempt, and they end with it."""
-        token = context._enter_task({"task_id": "t1", "task_name": "n"})
+        token = context.enter_task({"task_id": "t1", "task_name": "n"})
         try:
             assert context.bind_fields(flow_name="orders", dispatcher_id="d1") is True
             assert fields("t1", "n", flow_name="orders", dispatcher_id="d1") == current_fields()
         finally:
-            context._exit_task(token)
+            context.exit_task(token)
         assert NOTHING == current_fields()
 
     def test_bind_fields_outside_an_attempt(self):
@@ -197,10 +197,10 @@ class TestCurrentFields:
 
     def test_exit_with_a_foreign_token_clears(self):
         """A token that cannot reset (used twice) still leaves nothing bound."""
-        token = context._enter_task({"task_id": "t1"})
-        context._exit_task(token)
-        context._enter_task({"task_id": "stale"})
-        context._exit_task(token)
+        token = context.enter_task({"task_id": "t1"})
+        context.exit_task(token)
+        context.enter_task({"task_id": "stale"})
+        context.exit_task(token)
         assert NOTHING == current_fields()
 
 
@@ -230,11 +230,11 @@ class TestFilter:
 
     def test_explicit_extra_wins(self, handler):
         """A field the caller passed in extra is left as it is; the others are still set."""
-        token = context._enter_task({"task_id": "t1", "task_name": "n"})
+        token = context.enter_task({"task_id": "t1", "task_name": "n"})
         try:
             logging.getLogger("tests.correlation").info("explicit", extra={"task_id": "mine"})
         finally:
-            context._exit_task(token)
+            context.exit_task(token)
         assert [fields("mine", "n")] == [record_fields(r) for r in handler.records]
 
     def test_celery_record_names_its_task(self, handler):
@@ -248,11 +248,11 @@ class TestFilter:
     def test_never_drops(self):
         """filter() returns True inside and outside a task."""
         record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
-        token = context._enter_task({"task_id": "t1"})
+        token = context.enter_task({"task_id": "t1"})
         try:
             inside = CorrelationFilter().filter(record)
         finally:
-            context._exit_task(token)
+            context.exit_task(token)
         assert (True, True) == (inside, CorrelationFilter().filter(logging.LogRecord("x", 20, "", 1, "m", (), None)))
 
 
@@ -261,11 +261,11 @@ class TestStructlogProcessor:
 
     def test_inside_a_task(self):
         """Inside a task, the known fields are added and the user's own keys are kept."""
-        token = context._enter_task({"task_id": "t1", "task_name": "n"})
+        token = context.enter_task({"task_id": "t1", "task_name": "n"})
         try:
             event = structlog_processor(None, "info", {"event": "hi", "task_name": "user's"})
         finally:
-            context._exit_task(token)
+            context.exit_task(token)
         assert {"event": "hi", "task_id": "t1", "task_name": "user's"} == event
 
     def test_outside_a_task_adds_nothing(self):
@@ -451,8 +451,8 @@ class TestMainProcess:
         """A main-process event is emitted with its task's id and name bound, and nothing after."""
         emitted = []
         Trace.trace_by_func(lambda event, msg: emitted.append(current_fields()))
-        _main._log(Trace.TASK_RECEIVED, {"task_id": "t1", "task_name": "unit.ok"})
-        _main._log(Trace.TASK_RECEIVED, {"task_id": "t2", "task_name": "unit.ok", "flow_name": "f",
+        _main.log_about_task(Trace.TASK_RECEIVED, {"task_id": "t1", "task_name": "unit.ok"})
+        _main.log_about_task(Trace.TASK_RECEIVED, {"task_id": "t2", "task_name": "unit.ok", "flow_name": "f",
                                          "dispatcher_id": "d"})
         assert ([fields("t1", "unit.ok"), fields("t2", "unit.ok", flow_name="f", dispatcher_id="d")],
                 NOTHING) == (emitted, current_fields())
@@ -469,7 +469,7 @@ class TestMainProcess:
             request_dict = {"id": "t-lost", "retries": 0, "traceparent": parent}
 
         request = FakeRequest()
-        span_id = _propagate.stamp(request.request_dict)[0]
+        span_id = _stamp.stamp(request.request_dict)[0]
         hook = _patches._make_on_failure_hook(lambda *args: during.append(current_fields()))
         monkeypatch.setattr(_main, "after_request_failure", lambda *args: during.append(current_fields()))
         hook(request, None)

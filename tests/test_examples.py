@@ -45,7 +45,7 @@ class TestFlowDemoExample:
     def test_flow_has_each_feature_the_demo_shows(self, monkeypatch):
         """ingest_batch has a foreach into a sub-flow, a condition that holds, one that does not, and a fallback."""
         import flowtrace
-        from flowtrace.flow.predicates import describe
+        from flowtrace.flow.conditions import describe
 
         monkeypatch.syspath_prepend(str(FLOW_DEMO))
         config = flowtrace.load_flows(str(FLOW_DEMO / "ingest.yml"))

@@ -110,7 +110,7 @@ class TestTypedPackage:
             (22, "note", 'Revealed type is "def (event: int, msg_dict: dict[str, Any]) -> bool"'),
             (23, "note", 'Revealed type is "int"'),
             (24, "note", 'Revealed type is "dict[str, dict[str, Any]]"'),
-            (25, "note", 'Revealed type is "flowtrace.flow.config.Task"'),
+            (25, "note", 'Revealed type is "flowtrace.flow.model.Task"'),
         ]) == (status, messages)
 
     def test_misuse_of_the_public_api_is_reported(self, tmp_path, mypy_cache):

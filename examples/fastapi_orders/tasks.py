@@ -15,14 +15,14 @@ from celery import Celery, signals
 from opentelemetry import trace
 
 import flowtrace
-import flowtrace.embedded
+import flowtrace.celery.embedded
 
 app = Celery("orders")
 if os.environ.get("ORDERS_BROKER_URL"):
     app.conf.broker_url = os.environ["ORDERS_BROKER_URL"]
 else:
-    app.conf.update(flowtrace.embedded.celery_config(os.environ.get("ORDERS_DIR", "/tmp/flowtrace-orders"),
-                                                     results=False))
+    app.conf.update(flowtrace.celery.embedded.celery_config(os.environ.get("ORDERS_DIR", "/tmp/flowtrace-orders"),
+                                                            results=False))
 app.conf.update(task_default_queue=os.environ.get("ORDERS_QUEUE", "orders"), task_ignore_result=True,
                 worker_prefetch_multiplier=1)
 flowtrace.instrument(app)

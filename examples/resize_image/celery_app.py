@@ -21,14 +21,14 @@ from celery import Celery, signals
 from opentelemetry import trace
 
 import flowtrace
-import flowtrace.embedded
+import flowtrace.celery.embedded
 
 app = Celery("resize_image")
 if os.environ.get("RESIZE_BROKER_URL"):
     app.conf.broker_url = os.environ["RESIZE_BROKER_URL"]
 else:
-    app.conf.update(flowtrace.embedded.celery_config(os.environ.get("RESIZE_DIR", "/tmp/flowtrace-resize-image"),
-                                                     results=False))
+    app.conf.update(flowtrace.celery.embedded.celery_config(os.environ.get("RESIZE_DIR", "/tmp/flowtrace-resize-image"),
+                                                            results=False))
 app.conf.update(task_default_queue=os.environ.get("RESIZE_QUEUE", "images"), task_ignore_result=True,
                 worker_prefetch_multiplier=1)
 

@@ -1,145 +1,22 @@
 """The Celery integration: lifecycle events for every task of an instrumented app.
 
 :func:`instrument` connects receivers to Celery's signals; which hook
-observes which state, and why, is documented in ``docs/celery.rst``. The
-receivers are plain functions connected once for all apps (Celery's signals
-are global), with ``weak=False`` and a ``dispatch_uid`` so that connecting
-them again is a no-op.
+observes which state, and why, is documented in ``docs/celery.rst``.
+:mod:`flowtrace.celery.embedded` gives the settings of a broker kept in a
+folder, for demos and tests.
+
+Its private modules are split by the process that runs them: ``_publish``
+in the producer; ``_main`` and ``_patches`` in the worker's main process;
+``_execute`` in the process that runs the task. The trace context follows the
+same split: written by the producer (``_inject``), stamped by the main
+process (``_stamp``) and made current for the attempt (``_attempt``), over the
+headers all three read (``_headers``). ``_instrument`` connects the hooks,
+``_registry`` holds what is instrumented, ``_msg`` builds the msg dicts and
+``_order`` keeps the receivers in order around OpenTelemetry's.
+
+.. versionadded:: 0.1.0
 """
 
-from __future__ import annotations
-
-from celery import Celery, signals
-
-from flowtrace.celery import _execute, _main, _order, _patches, _publish, _registry
+from flowtrace.celery._instrument import instrument, is_instrumented, uninstrument
 
 __all__ = ["instrument", "uninstrument", "is_instrumented"]
-
-_RECEIVERS = (
-    (signals.before_task_publish, _publish.on_before_publish, "publish"),
-    (signals.task_received, _main.on_received, "received"),
-    (signals.task_prerun, _execute.on_prerun, "prerun"),
-    (signals.task_postrun, _execute.on_postrun, "postrun"),
-    (signals.task_failure, _execute.on_failure, "failure"),
-    (signals.task_retry, _execute.on_retry, "retry"),
-    (signals.task_internal_error, _execute.on_internal_error, "internal_error"),
-    (signals.task_revoked, _main.on_revoked, "revoked"),
-    (signals.task_unknown, _main.on_unknown, "unknown"),
-    (signals.task_rejected, _main.on_rejected, "rejected"),
-    (signals.worker_process_shutdown, _execute.on_process_shutdown, "process_shutdown"),
-    (signals.worker_shutdown, _execute.on_process_shutdown, "worker_shutdown"),
-)
-
-
-def _uid(name: str) -> str:
-    return "flowtrace.celery." + name
-
-
-def _app_object(app: object) -> Celery:
-    # celery.current_app is a proxy; the signals' senders hold the real app.
-    getter = getattr(app, "_get_current_object", None)
-    if callable(getter):
-        app = getter()
-    if not isinstance(app, Celery):
-        raise ValueError("instrument() needs a celery.Celery app, got %r" % (app,))
-    return app
-
-
-def instrument(app: Celery, *, include_args: bool = False) -> None:
-    """Emit lifecycle events for every task of a Celery app.
-
-    In the producer, each task message gets TASK_PUBLISH. In the worker, the
-    main process emits TASK_RECEIVED, and the process that runs the task emits
-    TASK_START and then exactly one of TASK_END, TASK_RETRY, TASK_FAILURE,
-    TASK_IGNORED or TASK_REJECTED. Tasks that never run are reported by the
-    main process (TASK_REVOKED, TASK_UNKNOWN, TASK_REJECTED), and so are
-    attempts whose process died or hit its hard time limit.
-
-    It may be called at any time: before the worker starts, from a worker
-    signal once it runs, inside a prefork child (``worker_process_init``); the
-    hooks keep working across broker reconnects. Pool children forked before
-    the call are instrumented when they receive their next task. Calling it
-    again for the same app changes nothing.
-
-    Events go to the sinks registered in each process (``Trace.trace_by_*``).
-    Register them before the worker forks its pool, or in each child.
-
-    Args:
-        app: the :class:`celery.Celery` app (``current_app`` is accepted).
-        include_args: put the task's ``args`` and ``kwargs`` in TASK_PUBLISH
-            and TASK_START. A caller's ``argsrepr``/``kwargsrepr`` is used
-            when one was given; otherwise the values, whose secret keys are
-            redacted like any msg dict.
-
-    Raises:
-        ValueError: if ``app`` is not a Celery app, ``include_args`` is not a
-            bool, or the app is already instrumented with other options.
-
-    .. versionadded:: 0.1.0
-    """
-    app = _app_object(app)
-    if not isinstance(include_args, bool):
-        raise ValueError("include_args must be True or False, got %r" % (include_args,))
-    options = _registry.Options(include_args=include_args)
-    with _registry.lock:
-        current = _registry.apps.get(app)
-        if current is not None:
-            if current != options:
-                raise ValueError("%r is already instrumented with include_args=%r; call uninstrument() first"
-                                 % (app, current.include_args))
-            return
-        if not _registry.apps:
-            for signal, receiver, name in _RECEIVERS:
-                signal.connect(receiver, weak=False, dispatch_uid=_uid(name))
-            _patches.patch_worker()
-        _registry.set_apps({**_registry.apps, app: options})
-        _order.check()
-        if _pool_forked():
-            _registry.set_late()
-
-
-def uninstrument(app: Celery) -> bool:
-    """Stop emitting events for a Celery app instrumented by :func:`instrument`.
-
-    When no instrumented app is left, the signal receivers are disconnected.
-    This acts in the calling process only: pool children forked while the app
-    was instrumented keep their hooks until they exit.
-
-    Args:
-        app: the app given to :func:`instrument`.
-
-    Returns:
-        Whether the app was instrumented.
-
-    .. versionadded:: 0.1.0
-    """
-    app = _app_object(app)
-    with _registry.lock:
-        if app not in _registry.apps:
-            return False
-        remaining = {key: value for key, value in _registry.apps.items() if key is not app}
-        _registry.set_apps(remaining)
-        if not remaining:
-            for signal, receiver, name in _RECEIVERS:
-                signal.disconnect(receiver, dispatch_uid=_uid(name))
-            _patches.unpatch_worker()
-            _order.reset()
-    return True
-
-
-def is_instrumented(app: Celery) -> bool:
-    """Return whether :func:`instrument` is in effect for ``app`` in this process.
-
-    .. versionadded:: 0.1.0
-    """
-    return _app_object(app) in _registry.apps
-
-
-def _pool_forked() -> bool:
-    # Only billiard's children count: they are the prefork pool's processes.
-    try:
-        from billiard.process import active_children
-
-        return bool(active_children())
-    except Exception:
-        return False

@@ -32,7 +32,7 @@ TASK_START, reset at postrun whatever its state, as postrun is sent from the
 tracer's ``finally``. ``task_internal_error`` comes after postrun and binds
 them again around its own event only.
 
-The attempt's span (:mod:`flowtrace.celery._propagate`) is current over the
+The attempt's span (:mod:`flowtrace.celery._attempt`) is current over the
 same stretch: chosen and attached at prerun, before TASK_START, detached at
 postrun. Every event of the attempt carries its ``trace_id``, ``span_id`` and
 ``parent_span_id`` explicitly, the terminal ones included.
@@ -51,7 +51,7 @@ from celery.exceptions import Ignore, Reject, Retry
 
 from flowtrace import context
 from flowtrace._clock import utc_iso
-from flowtrace.celery import _main, _msg, _order, _propagate, _registry
+from flowtrace.celery import _attempt, _main, _msg, _order, _registry, _stamp
 from flowtrace.trace import Trace
 
 _TERMINAL = {
@@ -79,7 +79,7 @@ class _Attempt:
         self.fields: dict[str, Any] | None = None  # the correlation fields bound at prerun
         self.token: contextvars.Token[dict[str, Any] | None] | None = None  # resets them at postrun
         # The attempt's span, current from prerun to postrun; None when it could not be made.
-        self.span: _propagate.Entered | None = None
+        self.span: _attempt.Entered | None = None
 
 
 #: task_id -> _Attempt for the attempts running in this process. Kept even
@@ -105,12 +105,12 @@ def on_prerun(sender=None, task_id=None, task=None, args=None, kwargs=None, **_)
         # Bound whether or not a sink listens: log correlation and
         # propagation to the tasks this one sends do not need one.
         try:
-            attempt.span = _propagate.enter_attempt(request, task_id, request.retries or 0)
+            attempt.span = _attempt.enter_attempt(request, task_id, request.retries or 0)
         except Exception as exc:  # the task runs, and its events, without a trace context
             _registry.failures.record("task_prerun (trace context)", exc)
         attempt.fields = fields = {"task_id": task_id, "task_name": task.name}
         _msg.flow_fields(fields, getattr(request, _msg.FLOW_HEADER, None), kwargs)
-        attempt.token = context._enter_task(fields)
+        attempt.token = context.enter_task(fields)
         if not Trace.enabled:
             return
         # Without a span (enter_attempt failed, and was counted) the events go
@@ -137,9 +137,9 @@ def on_postrun(sender=None, task_id=None, task=None, retval=None, state=None, **
         if attempt is None:
             return
         if attempt.token is not None:
-            context._exit_task(attempt.token)
+            context.exit_task(attempt.token)
         if attempt.span is not None:
-            _propagate.exit_attempt(attempt.span)
+            _attempt.exit_attempt(attempt.span)
         if state is None:
             _local.pending = (task_id, attempt)
             return
@@ -198,16 +198,16 @@ def on_internal_error(sender=None, task_id=None, request=None, exception=None, e
         if attempt is not None and attempt.base is not None:
             msg = dict(attempt.base)
         elif attempt is not None and attempt.span is not None:
-            msg = _propagate.ids(_msg.from_request_dict(request, sender.name), attempt.span.span)
+            msg = _attempt.ids(_msg.from_request_dict(request, sender.name), attempt.span.span)
         else:
-            msg = _propagate.main_ids(_msg.from_request_dict(request, sender.name), request)
+            msg = _stamp.main_ids(_msg.from_request_dict(request, sender.name), request)
         event, state = _classify(exception)
         msg["state"] = state
         if attempt is not None:
             msg["runtime"] = monotonic() - attempt.t0
         _outcome(msg, event, sender, exception, einfo)
         # Postrun already ended the attempt's fields; this event is still about it.
-        _main._log(event, msg, attempt.fields if attempt is not None else None)
+        _main.log_about_task(event, msg, attempt.fields if attempt is not None else None)
     except Exception as exc:
         _registry.failures.record("task_internal_error", exc)
 
@@ -232,7 +232,7 @@ def on_process_shutdown(**_):
 
 def _base(request, task_name, attempt):
     msg = _msg.from_context(request, task_name)
-    return _propagate.ids(msg, attempt.span.span) if attempt.span is not None else msg
+    return _attempt.ids(msg, attempt.span.span) if attempt.span is not None else msg
 
 
 def _classify(exc):

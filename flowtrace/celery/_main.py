@@ -20,7 +20,7 @@ terminated task both as revoked and, sometimes, as a lost worker.
 
 At receipt, the main process chooses the span id (and, for a message that
 starts a trace, the trace id) of the attempt and hands it to the pool in the
-request (:func:`flowtrace.celery._propagate.stamp`), so that its events about
+request (:func:`flowtrace.celery._stamp.stamp`), so that its events about
 the attempt carry the ids the attempt's own events will carry.
 
 No task runs here, so each event is emitted with its task's ``task_id`` and
@@ -43,7 +43,7 @@ from celery import states
 from celery.exceptions import Reject
 
 from flowtrace import context
-from flowtrace.celery import _msg, _propagate, _registry
+from flowtrace.celery import _msg, _registry, _stamp
 from flowtrace.trace import Trace
 
 _TASK_RECEIVED = Trace.TASK_RECEIVED
@@ -83,24 +83,26 @@ def _first_report(msg, request) -> bool:
     return True
 
 
-def _log(event, msg, fields=None) -> None:
+def log_about_task(event, msg, fields=None) -> None:
     """``Trace.log(event, msg)`` with the task's correlation fields and its attempt's ids bound around it.
 
-    ``fields`` are the correlation fields to bind; by default those ``msg`` names.
+    For an event about a task that does not run here (or no longer does), so
+    that what a sink logs meanwhile names the task. ``fields`` are the
+    correlation fields to bind; by default those ``msg`` names.
     """
     if fields is None:
         fields = {"task_id": msg.get("task_id"), "task_name": msg.get("task_name")}
         if "flow_name" in msg:
             fields["flow_name"] = msg["flow_name"]
             fields["dispatcher_id"] = msg.get("dispatcher_id")
-    token = context._enter_task(fields)
+    token = context.enter_task(fields)
     ids_token = context.set_ids(msg.get("trace_id"), msg.get("span_id")) if msg.get("trace_id") else None
     try:
         Trace.log(event, msg)
     finally:
         if ids_token is not None:
             context.reset_ids(ids_token)
-        context._exit_task(token)
+        context.exit_task(token)
 
 
 def _request_dict(request):
@@ -123,7 +125,7 @@ def request_ids(request):
     headers = _request_dict(request)
     if headers is None:
         return None
-    msg = _propagate.main_ids({"retries": headers.get("retries") or 0}, headers)
+    msg = _stamp.main_ids({"retries": headers.get("retries") or 0}, headers)
     return (msg["trace_id"], msg["span_id"]) if msg.get("trace_id") else None
 
 
@@ -139,25 +141,24 @@ def on_received(sender=None, request=None, **_):
         options = _registry.apps.get(sender.app)
         if options is None:
             return
-        if _registry.late:
-            from flowtrace.celery import _activate
-
-            request.request_dict[_activate.KEY] = _activate.token(options)
+        token = _registry.late_token
+        if token is not None:
+            request.request_dict[_registry.ACTIVATE_KEY] = token(options)
         try:
-            _propagate.stamp(request.request_dict)
+            _stamp.stamp(request.request_dict)
         except Exception as exc:  # the attempt then chooses its ids itself
             _registry.failures.record("task_received (trace context)", exc)
         if not Trace.enabled:
             return
         _requests[request.id] = request
-        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
+        msg = _stamp.main_ids(_msg.from_request(request), request.request_dict)
         msg["state"] = states.RECEIVED
         headers = request.request_dict
         if headers.get("eta"):
             msg["eta"] = headers["eta"]
         if headers.get("expires"):
             msg["expires"] = headers["expires"]
-        _log(_TASK_RECEIVED, msg)
+        log_about_task(_TASK_RECEIVED, msg)
     except Exception as exc:  # tracing must never lose a message
         _registry.failures.record("task_received", exc)
 
@@ -173,7 +174,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
             held = None  # an earlier attempt's Request: a retry expired on receipt is not it
         if not _first_report(msg, held):
             return
-        _propagate.main_ids(msg, _request_dict(held) or _context_headers(request, msg["task_id"]))
+        _stamp.main_ids(msg, _request_dict(held) or _context_headers(request, msg["task_id"]))
         msg["state"] = states.REVOKED
         _runtime(msg, held)
         msg["reason"] = "expired" if expired else "terminated" if terminated else "revoked"
@@ -181,7 +182,7 @@ def on_revoked(sender=None, request=None, terminated=None, signum=None, expired=
         msg["terminated"] = bool(terminated)
         if terminated:
             msg["signum"] = signum
-        _log(Trace.TASK_REVOKED, msg)
+        log_about_task(Trace.TASK_REVOKED, msg)
     except Exception as exc:
         _registry.failures.record("task_revoked", exc)
 
@@ -198,13 +199,13 @@ def on_failure(task, task_id, exception, einfo) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
-    _propagate.main_ids(msg, _request_dict(request) or _context_headers(task.request, task_id))
+    _stamp.main_ids(msg, _request_dict(request) or _context_headers(task.request, task_id))
     msg["state"] = states.FAILURE
     _runtime(msg, request)
     if exception is not None:
         _msg.exception(msg, exception, einfo)
     msg["expected"] = _msg.expected(task, exception)
-    _log(Trace.TASK_FAILURE, msg)
+    log_about_task(Trace.TASK_FAILURE, msg)
 
 
 def on_retry(task, context, reason) -> None:
@@ -216,7 +217,7 @@ def on_retry(task, context, reason) -> None:
     msg = _identity(task, task_id, request)
     if not _first_report(msg, request):
         return
-    _propagate.main_ids(msg, _request_dict(request) or _context_headers(context, task_id))
+    _stamp.main_ids(msg, _request_dict(request) or _context_headers(context, task_id))
     msg["state"] = states.RETRY
     _runtime(msg, request)
     if reason is None:
@@ -227,7 +228,7 @@ def on_retry(task, context, reason) -> None:
         msg["reason"] = _msg.text(reason)
         _msg.cause(msg, getattr(reason, "exc", None))
         _msg.when(msg, getattr(reason, "when", None))
-    _log(Trace.TASK_RETRY, msg)
+    log_about_task(Trace.TASK_RETRY, msg)
 
 
 def _context_headers(context, task_id):
@@ -258,7 +259,7 @@ def on_unknown(sender=None, message=None, exc=None, name=None, id=None, **_):  #
         # Celery stores NotRegistered as the task's result: its state is FAILURE.
         msg["state"] = states.FAILURE
         msg["reason"] = "not registered: %s" % (name,)
-        _log(Trace.TASK_UNKNOWN, msg)
+        log_about_task(Trace.TASK_UNKNOWN, msg)
     except Exception as error:
         _registry.failures.record("task_unknown", error)
 
@@ -289,7 +290,7 @@ def _reject_message(consumer, message, reason):
     msg["state"] = states.REJECTED
     msg["reason"] = reason
     msg["requeue"] = False
-    _log(Trace.TASK_REJECTED, msg)
+    log_about_task(Trace.TASK_REJECTED, msg)
 
 
 def _from_message(consumer, message):
@@ -298,7 +299,7 @@ def _from_message(consumer, message):
         headers = {}
     delivery_info = getattr(message, "delivery_info", None) or {}
     msg = _msg.from_headers(headers, delivery_info.get("routing_key"), getattr(consumer, "hostname", None))
-    return _propagate.main_ids(msg, headers)
+    return _stamp.main_ids(msg, headers)
 
 
 def after_request_failure(request, exc_info, return_ok) -> None:
@@ -325,12 +326,12 @@ def after_request_failure(request, exc_info, return_ok) -> None:
             return
         if not lost and task.acks_on_timeout:
             return
-        msg = _propagate.main_ids(_msg.from_request(request), request.request_dict)
+        msg = _stamp.main_ids(_msg.from_request(request), request.request_dict)
         _first_report(msg, request)
         msg["state"] = states.REJECTED
         _runtime(msg, request)
         msg["reason"] = "%s: %s" % (_msg.type_name(exc), _msg.text(exc))
         msg["requeue"] = True
-        _log(Trace.TASK_REJECTED, msg)
+        log_about_task(Trace.TASK_REJECTED, msg)
     except Exception as error:
         _registry.failures.record("Request.on_failure", error)

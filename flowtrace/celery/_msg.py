@@ -17,17 +17,14 @@ from __future__ import annotations
 import traceback as _traceback
 from typing import Any
 
+from flowtrace._flowheader import FLOW_HEADER, FLOW_KEYS
+
 #: Message headers set by the publish hook: when this attempt was sent and when
 #: the first attempt was, as Unix timestamps.
 SENT_HEADER = "flowtrace_sent"
 FIRST_SENT_HEADER = "flowtrace_first_sent"
 #: Whether the producer saw a caller-supplied argsrepr / kwargsrepr: [bool, bool].
 CUSTOM_REPR_HEADER = "flowtrace_custom_repr"
-#: Set by the flow dispatcher on the messages it sends (flowtrace.flow): a dict
-#: with the flow's identity, copied into the task's events.
-FLOW_HEADER = "flowtrace_flow"
-#: The keys of FLOW_HEADER that go into events, in this order.
-FLOW_KEYS = ("flow_name", "dispatcher_id", "parent", "node_args", "retried_count")
 
 
 def _flow(msg, value):

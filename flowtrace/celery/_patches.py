@@ -60,7 +60,7 @@ def _make_on_failure_hook(original: Callable[..., Any]) -> _Hook:
         try:
             fields = _main.request_fields(self)
             if fields is not None:
-                token = context._enter_task(fields)
+                token = context.enter_task(fields)
                 ids = _main.request_ids(self)
                 if ids is not None:
                     ids_token = context.set_ids(*ids)
@@ -77,7 +77,7 @@ def _make_on_failure_hook(original: Callable[..., Any]) -> _Hook:
                 if ids_token is not None:
                     context.reset_ids(ids_token)
                 if token is not None:
-                    context._exit_task(token)
+                    context.exit_task(token)
 
     hook = cast(_Hook, on_failure)
     hook.flowtrace_original = original

@@ -2,7 +2,7 @@
 
 It runs on ``before_task_publish`` for every message any code in the process
 sends, so it does as little as possible: the trace context
-(:mod:`flowtrace.celery._propagate`) and two timestamps go into the message
+(:mod:`flowtrace.celery._inject`) and two timestamps go into the message
 headers whether or not a sink is registered here (the worker needs them for
 ``queue_latency`` even when the producer does not trace), and the msg dict is
 built only when ``Trace.enabled``.
@@ -15,7 +15,7 @@ import time
 from celery._state import get_current_task
 from celery.utils.saferepr import saferepr
 
-from flowtrace.celery import _msg, _order, _propagate, _registry
+from flowtrace.celery import _inject, _msg, _order, _registry
 from flowtrace.trace import Trace
 
 _TASK_PUBLISH = Trace.TASK_PUBLISH
@@ -28,7 +28,7 @@ def on_before_publish(sender=None, body=None, routing_key=None, headers=None, de
         if headers is None or "id" not in headers:
             return
         _order.check(_order.PUBLISH)
-        ref = _propagate.on_publish(headers)
+        ref = _inject.on_publish(headers)
         now = time.time()
         if _msg.FIRST_SENT_HEADER not in headers:
             # Celery copies the request's custom headers into a retry's message,
@@ -38,7 +38,7 @@ def on_before_publish(sender=None, body=None, routing_key=None, headers=None, de
         include_args = _registry.publish_args
         if include_args:
             headers[_msg.CUSTOM_REPR_HEADER] = _custom_repr(headers, body)
-        _propagate.mirror(headers)
+        _inject.mirror(headers)
         if not Trace.enabled:
             return
         msg = _msg.from_headers(headers, _queue_name(declare, routing_key), headers.get("origin"))

@@ -8,7 +8,8 @@ instrumented, and each receiver looks the app up here.
 from __future__ import annotations
 
 import threading
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple, Optional
 
 from flowtrace._report import FailureCounter
 
@@ -29,8 +30,18 @@ publish_args = False
 
 #: Set when instrument() ran in a process that had already forked its pool
 #: children: the worker's main process then asks each child to instrument
-#: itself (see flowtrace.celery._activate).
+#: itself (see flowtrace.celery._instrument).
 late = False
+
+#: The request dict key under which the worker's main process hands a pool
+#: child the token that instruments it.
+ACTIVATE_KEY = "flowtrace_activate"
+
+#: While :data:`late`: the function that returns that token for an app's
+#: :class:`Options`. It comes from flowtrace.celery._instrument (through
+#: :func:`set_late`), where the token's type lives, next to instrument(), which
+#: unpickling the token calls.
+late_token: Optional[Callable[[Options], Any]] = None
 
 lock = threading.Lock()
 
@@ -45,14 +56,16 @@ def options_for(app: Any) -> Options | None:
 
 def set_apps(new: dict[Any, Options]) -> None:
     """Replace the registry and the flags derived from it (callers hold :data:`lock`)."""
-    global apps, publish_args, late
+    global apps, publish_args, late, late_token
     apps = new
     publish_args = any(options.include_args for options in new.values())
     if not new:
         late = False
+        late_token = None
 
 
-def set_late() -> None:
-    """Remember that pool children were forked before instrument() ran."""
-    global late
+def set_late(token: Callable[[Options], Any]) -> None:
+    """Remember that pool children were forked before instrument() ran, and how to make their token."""
+    global late, late_token
+    late_token = token
     late = True

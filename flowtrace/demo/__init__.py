@@ -18,6 +18,8 @@ Progress goes to standard error.
 The command line imports this package only when the demo runs, and the
 package imports Celery only inside :func:`run`, so that ``flowtrace events``
 stays quick.
+
+.. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flowtrace.demo._worker import DemoFailed, note
+from flowtrace.errors import CliError
 
 if TYPE_CHECKING:
     from flowtrace.demo._flow import FlowDemo
@@ -60,15 +63,13 @@ def run(args: argparse.Namespace) -> int:
         0 when the flow (or every task) ended as it should.
 
     Raises:
-        flowtrace.cli.CliError: when the worker did not start, the flow or an
+        flowtrace.errors.CliError: when the worker did not start, the flow or an
             outcome did not arrive in time or was not the expected one, the
             demo app is missing from the installed package, or ``--keep``
             names a folder that is not empty.
 
     .. versionadded:: 0.1.0
     """
-    from flowtrace.cli import CliError
-
     demo_class: type[FlowDemo | OutcomeDemo]
     if (getattr(args, "which", None) or FLOW) == FLOW:
         from flowtrace.demo._flow import FlowDemo as demo_class

@@ -8,7 +8,7 @@ does not page anyone (an edge whose condition is false), and sends the one
 document whose text cannot be extracted to OCR (a ``failures`` fallback).
 
 The demo runs in a fresh folder: Celery's embedded ``filesystem://`` broker
-and ``file://`` result backend (:func:`flowtrace.embedded.celery_config`),
+and ``file://`` result backend (:func:`flowtrace.celery.embedded.celery_config`),
 the flows' filesystem storage and the JSON lines file of the events. It
 starts ``celery worker`` (prefork pool, two processes) on
 ``ingest_app``, starts the flow from this process with
@@ -130,7 +130,7 @@ def summarize(records: List[dict], dispatcher_id: str, elapsed: float) -> List[s
     conditions held and which did not, which tasks failed and which fallbacks
     ran.
     """
-    from flowtrace._viewlog import parse_time, text
+    from flowtrace.view import parse_time, text
 
     tasks, subflows = _nodes(records, dispatcher_id)
     flows = {dispatcher_id}

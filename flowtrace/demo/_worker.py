@@ -34,7 +34,12 @@ PACKAGE_PARENT = Path(__file__).resolve().parents[2]
 
 
 class DemoFailed(Exception):
-    """Something the demo waited for did not happen; the message says what."""
+    """Something the demo waited for did not happen; the message says what.
+
+    :func:`flowtrace.demo.run` turns it into a :class:`~flowtrace.errors.CliError`.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 def note(message: str) -> None:
@@ -240,7 +245,7 @@ def print_report(events: EventsFile, summary: str, out) -> None:
     for line in lines:
         out.write(line + "\n")
     out.write("\n")
-    view.render(lines, out=out, color=view._want_color("auto", out))
+    view.render(lines, out=out, color=view.want_color("auto", out))
     out.write("\n" + summary + "\n")
 
 

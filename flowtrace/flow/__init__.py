@@ -1,9 +1,10 @@
-"""Flows in Selinon's YAML format: loading, checking and drawing them.
+"""Flows in Selinon's YAML format: loading and checking them, drawing them, running them on Celery.
 
-- :func:`flowtrace.load_flows` reads and checks YAML files and folders and returns a
-  :class:`~flowtrace.flow.config.FlowConfig` (the data model, in
-  :mod:`flowtrace.flow.config`).
-- :mod:`flowtrace.flow.check` finds every problem, as ``file:line: message``.
+- :func:`flowtrace.load_flows` (:mod:`flowtrace.flow.load`) reads and checks
+  YAML files and folders and returns a
+  :class:`~flowtrace.flow.model.FlowConfig`, the data model of
+  :mod:`flowtrace.flow.model`; :mod:`flowtrace.flow.load.check` finds every
+  problem, as ``file:line: message``.
 - :mod:`flowtrace.flow.predicates` holds the built-in predicates and evaluates
   edge conditions.
 - :mod:`flowtrace.flow.plot` draws flows as Graphviz DOT.
@@ -15,64 +16,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from flowtrace.flow import _runtime
-from flowtrace.flow._runtime import APP_SETTING
-from flowtrace.flow.config import FlowConfig, FlowConfigError, Problem, load_flows
-
-if TYPE_CHECKING:
-    from celery import Celery
+from flowtrace.flow._registration import register
+from flowtrace.flow.load import load_flows
+from flowtrace.flow.model import FlowConfig, FlowConfigError, Problem
 
 __all__ = ["load_flows", "register", "FlowConfig", "FlowConfigError", "Problem", "APP_SETTING"]
 
-
-def register(app: Celery, config: FlowConfig) -> FlowConfig:
-    """Make ``config`` the flow configuration of a Celery app.
-
-    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, stores
-    the configuration as ``app.conf.flowtrace_flows``, and registers the
-    dispatcher task (``flowtrace.dispatcher``) and one Celery task per flow
-    task, named as the task. Workers of the app also get the
-    ``flowtrace_wakeup`` remote-control command, through which a node that
-    ends wakes its dispatcher at once. Registering the same configuration
-    again changes nothing.
-
-    Args:
-        app: the :class:`celery.Celery` app.
-        config: what :func:`flowtrace.load_flows` returned.
-
-    Returns:
-        ``config``.
-
-    Raises:
-        ValueError: if the app already has a different flow configuration,
-            a flow task's name is taken by another task of the app, or a
-            trace sink cannot be built (a JSON ``path`` that cannot be
-            opened, for instance).
-
-    .. versionadded:: 0.1.0
-    """
-    from flowtrace.trace import Trace
-
-    current = app.conf.get(APP_SETTING)
-    if current is not None:
-        if current == config:
-            return config
-        raise ValueError("app %r already has a flow configuration (from %s); load every file in one "
-                         "load_flows() call" % (app.main, ", ".join(current.files) or "no file"))
-    from flowtrace.flow import _envelope, _wakeup
-    from flowtrace.flow.dispatcher import Dispatcher
-
-    taken = [name for name in (_runtime.DISPATCHER_NAME,) + tuple(config.tasks) if name in app.tasks]
-    if taken:
-        raise ValueError("app %r already has a task named %s; flow tasks are registered under their names"
-                         % (app.main, ", ".join(map(repr, taken))))
-    if config.settings.trace:
-        Trace.configure(list(config.settings.trace))
-    app.conf[APP_SETTING] = config
-    app.register_task(type("Dispatcher", (Dispatcher,), {"__module__": Dispatcher.__module__})())
-    for entry in config.tasks.values():
-        _envelope.make_task(app, entry)
-    _wakeup.connect()
-    return config
+#: The ``app.conf`` key :func:`register` keeps the configuration under (``flowtrace_flows``).
+#:
+#: .. versionadded:: 0.1.0
+APP_SETTING = _runtime.APP_SETTING

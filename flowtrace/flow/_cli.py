@@ -19,7 +19,7 @@ def _paths_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_paths(paths):
-    from flowtrace.flow.check import check_paths
+    from flowtrace.flow.load.check import check_paths
 
     # The modules named in the YAML are imported as a worker started here
     # would import them: from the current directory first.
@@ -74,7 +74,7 @@ def plot_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plot(args: argparse.Namespace) -> int:
     """Run ``flowtrace plot``: check the files, then write each flow's graph."""
-    from flowtrace.cli import CliError
+    from flowtrace.errors import CliError
     from flowtrace.flow import plot as plotting
 
     result = _check_paths(args.paths)

@@ -5,22 +5,16 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flowtrace.flow.config import FlowConfig
+from flowtrace.flow.model import FlowConfig
+from flowtrace.storages.pool import StoragePool
 
-if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
-
-#: The ``app.conf`` key the configuration is kept under (see :func:`flowtrace.flow.register`).
+#: The ``app.conf`` key the configuration is kept under (public as ``flowtrace.flow.APP_SETTING``).
 APP_SETTING = "flowtrace_flows"
 
 #: The Celery name of the dispatcher task.
 DISPATCHER_NAME = "flowtrace.dispatcher"
-
-#: The message header whose value the Celery integration copies into every task event:
-#: ``flow_name``, ``dispatcher_id``, ``parent``, ``node_args`` and ``retried_count``.
-FLOW_HEADER = "flowtrace_flow"
 
 _pools: weakref.WeakKeyDictionary[Any, tuple[int, FlowConfig, StoragePool]] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -39,13 +33,11 @@ def config_of(app) -> FlowConfig:
 
 
 def pool_of(app: Any) -> StoragePool:
-    """The :class:`~flowtrace.flow.storage_pool.StoragePool` of ``app``'s flows in this process.
+    """The :class:`~flowtrace.storages.pool.StoragePool` of ``app``'s flows in this process.
 
     Made on first use in each process: a pool made before a fork would share
     its connections with the children.
     """
-    from flowtrace.flow.storage_pool import StoragePool
-
     config = config_of(app)
     pid = os.getpid()
     held = _pools.get(app)
@@ -57,12 +49,6 @@ def pool_of(app: Any) -> StoragePool:
             held = (pid, config, StoragePool.from_config(config))
             _pools[app] = held
     return held[2]
-
-
-def flow_header(flow_name, dispatcher_id, parent, node_args, retried_count=0) -> dict:
-    """The value of :data:`FLOW_HEADER` for a message of a flow."""
-    return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "parent": parent, "node_args": node_args,
-            "retried_count": retried_count}
 
 
 class RetrylessBackend:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from flowtrace._deps import MissingDependency
+from flowtrace.errors import MissingDependency
 from flowtrace.sinks._config import parse_trace_config
 from flowtrace.sinks._kinds import KINDS
 

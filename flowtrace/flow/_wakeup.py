@@ -1,230 +1,386 @@
-"""Waking a dispatcher as soon as a node of its flow ends, instead of when its countdown runs out.
+"""What one wake-up of a flow's dispatcher does with the flow's state.
 
-Between two wake-ups, a dispatcher is a message with an ETA: the worker that
-received it keeps it in its timer until the countdown runs out (the safety
-net, as in Selinon). When a node of the flow ends, the process that ran it
-*nudges* the dispatcher: it broadcasts the remote-control command
-``flowtrace_wakeup`` with the dispatcher's id, and the worker holding that
-message in its timer takes it out and hands it to its pool at once. Nothing
-changes in the message or its state, so a nudge that is lost (a worker with
-remote control off, a broadcast that does not arrive) costs time, never
-correctness: the countdown still fires.
+A wake-up (:class:`WakeUp`) takes the flow's state
+(:class:`~flowtrace.flow._flowstate.FlowState`), reads
+the outcome of the nodes the flow waits for, fires the edges that the
+finished ones complete, starts fallbacks once nothing is running, and says
+whether the flow goes on, has ended or has failed.
 
-A node can end before its dispatcher's next message has reached a worker
-(the dispatcher is still running, or the message is on its way). Each worker
-therefore remembers, for :data:`EARLY_TTL` seconds, the nudges it could not
-place, and a dispatcher message that arrives with a remembered nudge runs
-without waiting (:class:`DispatcherRequest`).
+Which outcomes a wake-up reads: those of every running node, or, when the
+dispatcher knows which nodes have ended since (their nudges said so, see
+``flowtrace.flow._nudge``) and more than :data:`READ_ALL_UP_TO` nodes are
+running, those of these nodes only. Apart from carrying the state itself, the
+work of a wake-up then follows the nodes that changed and not the size of the
+flow: the running nodes are indexed by id, and each node's edges are found
+through an index of the flow's edges by ``from`` node.
 
-Only the worker's main process holds the timer: the nudge is sent from the
-pool process that ran the node, after the node's state is stored in the result
-backend and after its ``TASK_END`` (or ``TASK_FAILURE``) was emitted, so
-the trace stays causal: the node ends, then its dispatcher wakes.
+Nothing here knows Celery: the dispatcher hands in a *ports* object that
+reads node outcomes and results and sends messages (see :class:`Ports`), so
+the rules can be tested without a broker.
 
-A nudge names the node that ended, and the worker hands the dispatcher the
-nodes whose nudges woke it (the :data:`HINT` request attribute, set on the
-request in the main process before it goes to the pool): such a wake-up
-reads the outcome of those nodes only, not of every node of the flow, so its
-cost follows what changed and not the flow's size. The hint is never trusted
-for more than speed: a wake-up without one (its countdown ran out) reads
-every running node, and so does the dispatcher at least once per first
-countdown (see ``flowtrace.flow.dispatcher``), which is how a node whose
-nudge was lost is still seen.
+The rules, which follow Selinon's:
+
+- A node that succeeds is added to ``finished``. Every edge it is a ``from``
+  node of is tried once for each combination of it with the ids of the other
+  ``from`` nodes already finished; an edge with two ``from`` nodes therefore
+  fires once both have finished, and again for each later run of either.
+- A node that fails is added to ``failed``. Once nothing is running, the
+  ``failures`` entries are matched against the failed nodes, the one naming
+  the most of them first (in the order written among equals). An entry whose
+  condition is false is passed over; the first one that holds takes one failed
+  run of each of its nodes and starts its fallback.
+- The flow ends when nothing is running: successfully if nothing failed (or
+  every failure was handled by a fallback without ``propagate_failure``).
+
+A wake-up never does half of a node's work. For each finished node, every
+condition and ``foreach`` function is evaluated first, and only then are its
+nodes started and the node moved to ``finished``. If a storage or the result
+backend fails on the way, :class:`Postpone` is raised: the state then holds
+the nodes handled so far, and the node that could not be handled is still
+running as far as the state knows, so the next wake-up handles it whole.
+Events are emitted as work is committed, so a postponed node's events are not
+repeated.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import threading
-import time
-from collections import OrderedDict
-from typing import Any, Optional
+import uuid
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
-from celery import signals, states
-from celery.worker.control import control_command
-from celery.worker.request import Request
+from flowtrace.flow import _msg
+from flowtrace.flow._flowstate import FlowState
+from flowtrace.flow.conditions import describe, evaluate
+from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
+from flowtrace.trace import Trace
 
-from flowtrace._report import FailureCounter
+__all__ = ["WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",
+           "READ_ALL_UP_TO"]
 
-__all__ = ["COMMAND", "HINT", "nudge", "wake", "DispatcherRequest", "connect", "EARLY_TTL"]
-
-#: The remote-control command's name.
-COMMAND = "flowtrace_wakeup"
-
-#: The request attribute that lists the ids of the nodes whose nudges woke a dispatcher; absent
-#: when its countdown woke it, or when a nudge did not say which node ended.
-HINT = "flowtrace_nudged"
-
-#: How long a worker remembers a nudge for a dispatcher whose message it does not hold, in seconds.
-EARLY_TTL = 60.0
-_EARLY_MAX = 20000
-
-#: The task attribute naming the dispatcher to nudge when the task's attempt ends: a function
-#: ``(task) -> dispatcher id or None``.
-TARGET_ATTR = "flowtrace_nudge_target"
-
-#: The app setting that turns nudges off (``app.conf.flowtrace_nudge = False``): dispatchers then
-#: wake on their countdown only, as in Selinon.
-SETTING = "flowtrace_nudge"
-
-_early: OrderedDict = OrderedDict()  # dispatcher id -> [expiry (monotonic), node ids or None: unknown]
-_early_lock = threading.Lock()
-_ENDED = (states.SUCCESS, states.FAILURE)
-
-failures = FailureCounter("flow wake-up")
+#: What a wake-up says about the flow.
+RUNNING, ENDED, FAILED = "running", "ended", "failed"
+#: The node outcomes ports.outcome() reports; anything else means still running.
+SUCCESS, FAILURE = "SUCCESS", "FAILURE"
+#: A wake-up told which nodes ended still reads every running node while there are at most this
+#: many: a few reads cost less than the extra wake-up that a node whose nudge is still on its way
+#: would need, and a small flow then runs exactly as with every node read.
+READ_ALL_UP_TO = 16
 
 
-# --- the sending side (a pool process, after a node ended) ---------------------
+class Postpone(Exception):
+    """A storage or the result backend failed: wake up again later with the state as it is now."""
 
-def nudge(app, dispatcher_id: str, node_id: Optional[str] = None) -> None:
-    """Broadcast a nudge for ``dispatcher_id``, naming the node that ended (``node_id``); never raises.
 
-    .. versionadded:: 0.1.0
+class Ports:
+    """What a wake-up needs from the outside world; the dispatcher implements it on Celery.
+
+    Every method may raise :class:`Postpone`.
     """
-    arguments = {"dispatcher_id": dispatcher_id}
-    if node_id is not None:
-        arguments["node_id"] = node_id
-    try:
-        app.control.broadcast(COMMAND, arguments=arguments, reply=False)
-    except Exception as exc:  # the countdown is the safety net
-        failures.record("sending a nudge", exc)
+
+    def outcome(self, name: str, node_id: str, is_flow: bool) -> Tuple[Optional[str], Any]:
+        """``(SUCCESS, None)``, ``(FAILURE, what)`` or ``(None, None)`` while the node runs."""
+        raise NotImplementedError
+
+    def result(self, task_name: str, task_id: str):
+        """The stored result of a task of this flow."""
+        raise NotImplementedError
+
+    def results(self, id_mapping: Dict[str, str]):
+        """What a ``foreach`` function gets as its storage pool: ``.get(name)`` reads a result."""
+        raise NotImplementedError
+
+    def finished_of(self, flow_name: str, flow_id: str) -> dict:
+        """The finished tasks of an ended sub-flow, nested by sub-flow (for ``propagate_finished``)."""
+        raise NotImplementedError
+
+    def failed_of(self, flow_name: str, flow_id: str) -> dict:
+        """The failed tasks of a failed sub-flow, nested by sub-flow (for ``propagate_failures``)."""
+        raise NotImplementedError
+
+    def send_task(self, name: str, task_id: str, node_args, parent) -> str:
+        """Send the task's message; returns its queue."""
+        raise NotImplementedError
+
+    def send_flow(self, name: str, dispatcher_id: str, node_args, parent) -> str:
+        """Send a child dispatcher's first message; returns its queue."""
+        raise NotImplementedError
 
 
-def _on_postrun(sender=None, task=None, state=None, **_):
-    """``task_postrun``: nudge the dispatcher of a flow node whose attempt ended for good."""
-    try:
-        target = getattr(task, TARGET_ATTR, None)
-        if target is None or state not in _ENDED:
-            return
-        dispatcher_id = target(task)
-        if dispatcher_id and task.app.conf.get(SETTING, True):
-            nudge(task.app, dispatcher_id, task.request.id)
-    except Exception as exc:
-        failures.record("task_postrun", exc)
+class _Plan:
+    """What handling one node (or the start) will do, gathered before anything is done."""
+
+    def __init__(self):
+        self.actions: List[tuple] = []  # ("event", event, msg) or ("start", name, node_args, parent, edge, foreach)
+
+    def event(self, event: int, msg: dict) -> None:
+        self.actions.append(("event", event, msg))
+
+    def start(self, name, node_args, parent, edge=None, foreach=False) -> None:
+        self.actions.append(("start", name, node_args, parent, edge, foreach))
 
 
-_UID = "flowtrace.flow.wakeup.postrun"
+class WakeUp:
+    """One wake-up of a flow's dispatcher.
 
+    Args:
+        config: the flow configuration.
+        flow: the flow.
+        dispatcher_id: the dispatcher's Celery task id.
+        node_args: the flow's arguments.
+        parent: what the parent flow passed on (``propagate_parent``), or None.
+        state: the state from the message; None when the flow starts.
+        ports: the dispatcher's :class:`Ports`.
+        ended: the ids of the nodes known to have ended since the last
+            wake-up: only their outcomes are read, when more than
+            :data:`READ_ALL_UP_TO` nodes are running. None (the default): read
+            the outcome of every running node. Ids of nodes that are not
+            running are ignored.
 
-def connect() -> None:
-    """Connect the ``task_postrun`` receiver; idempotent.
-
-    It must run after the Celery integration's receiver, which emits
-    ``TASK_END``: :func:`ensure_last` moves it to the end of the list.
+    Attributes:
+        state: the :class:`FlowState`, updated as the wake-up goes.
+        changed: whether any node finished, failed or started.
     """
-    signals.task_postrun.connect(_on_postrun, weak=False, dispatch_uid=_UID)
 
+    def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports,
+                 ended=None):
+        self.config = config
+        self.flow = flow
+        self.dispatcher_id = dispatcher_id
+        self.node_args = node_args
+        self.parent = parent or {}
+        self.starting = state is None
+        self.state = FlowState.from_dict(state)
+        self.ports = ports
+        self.ended = ended
+        self.changed = False
+        self._base = _msg.dispatcher(flow.name, dispatcher_id)
 
-def ensure_last() -> None:
-    """Make the receiver the last one ``task_postrun`` calls in this process (called before each node runs).
+    # --- the wake-up ---------------------------------------------------------
 
-    Receivers run in the order they were connected, and ``flowtrace.instrument``
-    may well be called after the flows were registered.
-    """
-    receivers = signals.task_postrun.receivers
-    if receivers and receivers[-1][0][0] == _UID:
-        return
-    signals.task_postrun.disconnect(dispatch_uid=_UID)
-    connect()
+    def run(self) -> str:
+        """Do what can be done now; returns :data:`RUNNING`, :data:`ENDED` or :data:`FAILED`.
 
-
-# --- the receiving side (the worker's main process) -----------------------------
-
-@control_command(args=[("dispatcher_id", str), ("node_id", str)], signature="<dispatcher_id> [node_id]")
-def flowtrace_wakeup(state, dispatcher_id=None, node_id=None):
-    """Run the dispatcher ``dispatcher_id`` now if this worker holds its message, else remember the nudge.
-
-    ``node_id`` is the node whose end sent the nudge; None when the sender did not say.
-    """
-    try:
-        if dispatcher_id and not wake(state.consumer.timer, dispatcher_id, node_id):
-            _remember(dispatcher_id, node_id)
-    except Exception as exc:
-        failures.record("the wake-up command", exc)
-    return {"ok": "nudged"}
-
-
-def wake(timer, dispatcher_id: str, node_id: Optional[str] = None) -> bool:
-    """Fire the timer entry of the dispatcher's message now; whether this timer held it.
-
-    The entry is claimed under the timer's lock (the thread-based timer of
-    non-event-loop transports pops entries under it), by cancelling it: the
-    timer skips a cancelled entry, so it can never run twice. An entry already
-    popped is running now anyway. The request is told which node ended
-    (:data:`HINT`), unless ``node_id`` is None.
-    """
-    lock = getattr(timer, "mutex", None) or contextlib.nullcontext()
-    with lock:
-        for scheduled in timer.queue:  # a sorted copy of the heap
-            entry = scheduled[2]
-            args = entry.args
-            if args and getattr(args[0], "id", None) == dispatcher_id and not entry.canceled:
-                entry.cancel()
-                break
+        Raises:
+            Postpone: a storage or the result backend failed; :attr:`state` is consistent.
+        """
+        if self.starting:
+            Trace.log(Trace.FLOW_START, self._base, node_args=self.node_args, queue=self.flow.queue)
+            plan = _Plan()
+            for edge in self.flow.starting_edges:
+                self._plan_edge(plan, edge, dict(self.parent), {})
+            self._commit(plan)
+            self.starting = False
         else:
-            return False
-    _hint(entry.args[0], None if node_id is None else [node_id])
-    entry.fun(*entry.args, **entry.kwargs)
-    return True
+            self._collect()
+        if not self.state.active and self.state.failed:
+            self._fallbacks()
+        if self.state.active:
+            return RUNNING
+        if self.state.failed or self.state.doomed:
+            return FAILED
+        return ENDED
+
+    def _collect(self) -> None:
+        # Every outcome is read before anything changes: a result backend
+        # that fails half-way leaves the state as it came.
+        outcomes = []
+        for node_id, name in self._to_read():
+            status, what = self.ports.outcome(name, node_id, self.config.is_flow(name))
+            if status in (SUCCESS, FAILURE):
+                outcomes.append((name, node_id, status, what))
+        for name, node_id, status, what in outcomes:
+            if status == FAILURE:
+                self._remove_active(name, node_id)
+                self.state.failed.setdefault(name, []).append(node_id)
+                self.changed = True
+                Trace.log(Trace.NODE_FAILURE, self._base, node_name=name, node_id=node_id, what=what)
+        for name, node_id, status, _ in outcomes:
+            if status == SUCCESS:
+                plan = _Plan()
+                try:
+                    for edge in _edges_from(self.flow).get(name, ()):
+                        self._plan_finished(plan, edge, name, node_id)
+                except Postpone:
+                    raise  # the node stays running, to be handled whole next time
+                except Exception:
+                    # A predicate or foreach function that raises fails the
+                    # flow: the node did finish, and the final state says so.
+                    self._finish(name, node_id, _Plan())
+                    raise
+                self._finish(name, node_id, plan)
+
+    def _to_read(self):
+        """``(id, name)`` of the running nodes whose outcome to read, oldest first."""
+        active = self.state.active
+        if self.ended is None or len(active) <= READ_ALL_UP_TO:
+            return [(node_id, node[0]) for node_id, node in active.items()]
+        ended = [node_id for node_id in dict.fromkeys(self.ended) if node_id in active]
+        if len(ended) > 1:
+            # In the order a full read would find them, so that events come in the same order.
+            wanted = set(ended)
+            return [(node_id, node[0]) for node_id, node in active.items() if node_id in wanted]
+        return [(node_id, active[node_id][0]) for node_id in ended]
+
+    def _finish(self, name, node_id, plan: _Plan) -> None:
+        """Commit a successful node whole: NODE_SUCCESSFUL, what its edges start, and ``finished``."""
+        self._remove_active(name, node_id)
+        self.changed = True
+        Trace.log(Trace.NODE_SUCCESSFUL, self._base, node_name=name, node_id=node_id)
+        self._commit(plan)
+        self.state.finished.setdefault(name, []).append(node_id)
+
+    def _remove_active(self, name, node_id) -> None:
+        del self.state.active[node_id]
+
+    # --- edges -------------------------------------------------------------------
+
+    def _plan_finished(self, plan: _Plan, edge: Edge, name: str, node_id: str) -> None:
+        """Try ``edge`` for each combination of this run of ``name`` with the finished runs of its other sources."""
+        choices = []
+        for source in edge.nodes_from:
+            runs = [node_id] if source == name else self.state.finished.get(source)
+            if not runs:
+                return  # a source that has not finished: no combination yet
+            choices.append(runs)
+        for ids in itertools.product(*choices):
+            combination = dict(zip(edge.nodes_from, ids))
+            parent, task_ids = {}, {}
+            for source, source_id in combination.items():
+                if self.config.is_flow(source):
+                    if self.flow.propagates("finished", source):
+                        parent[source] = self.ports.finished_of(source, source_id)
+                else:
+                    parent[source] = task_ids[source] = source_id
+            self._plan_edge(plan, edge, parent, task_ids)
+
+    def _plan_edge(self, plan: _Plan, edge: Edge, parent: dict, task_ids: dict) -> None:
+        msg = _msg.edge(self._base, edge, parent, self.node_args)
+
+        def result_of(task_name):
+            return self.ports.result(task_name, task_ids[task_name])
+
+        if not evaluate(edge.condition, node_args=self.node_args, result_of=result_of,
+                        predicates_module=self.config.settings.predicates_module):
+            plan.event(Trace.EDGE_COND_FALSE, msg)
+            return
+        if edge.foreach is None:
+            for name in edge.nodes_to:
+                plan.start(name, self.node_args, parent, edge)
+            return
+        items = edge.foreach.load()(self.ports.results(task_ids), self.node_args)
+        items = list(items) if items else []
+        plan.event(Trace.FOREACH_RESULT, dict(msg, result=items))
+        for item in items:
+            for name in edge.nodes_to:
+                node_args = item if edge.foreach.propagate_result else self.node_args
+                plan.start(name, node_args, parent, edge, foreach=edge.foreach.propagate_result)
+
+    # --- fallbacks ---------------------------------------------------------------
+
+    def _fallbacks(self) -> None:
+        """Run the fallbacks that match the failed nodes; the largest matching set first."""
+        declined: List[Failure] = []
+        while True:
+            entry = self._matching_failure(declined)
+            if entry is None:
+                return
+            nodes = [{"name": name, "id": self.state.failed[name][0]} for name in entry.nodes]
+            fallback: Union[Literal[True], List[str]] = True if entry.fallback is True else list(entry.fallback)
+            msg = _msg.fallback(self._base, nodes, fallback)
+            condition_str = describe(entry.condition)
+            if not evaluate(entry.condition, node_args=self.node_args,
+                            predicates_module=self.config.settings.predicates_module):
+                Trace.log(Trace.FALLBACK_COND_FALSE, msg, condition_str=condition_str)
+                declined.append(entry)
+                continue
+            parent = self._fallback_parent(nodes)  # may postpone: nothing has changed yet
+            Trace.log(Trace.FALLBACK_COND_TRUE, msg, condition_str=condition_str)
+            Trace.log(Trace.FALLBACK_START, msg)
+            for name in entry.nodes:
+                self.state.failed[name].pop(0)
+                if not self.state.failed[name]:
+                    del self.state.failed[name]
+            self.changed = True
+            if entry.propagate_failure:
+                self.state.doomed = True
+            if fallback is True:
+                continue
+            plan = _Plan()
+            for name in fallback:
+                plan.start(name, self.node_args, parent)
+            self._commit(plan)
+
+    def _matching_failure(self, declined):
+        best = None
+        for entry in self.flow.failures:
+            if any(entry is other for other in declined):
+                continue
+            if all(name in self.state.failed for name in entry.nodes):
+                if best is None or len(entry.nodes) > len(best.nodes):
+                    best = entry
+        return best
+
+    def _fallback_parent(self, nodes) -> dict:
+        """The failed tasks, by name, and the failed tasks of sub-flows listed in ``propagate_failures``."""
+        parent = {}
+        for node in nodes:
+            if not self.config.is_flow(node["name"]):
+                parent[node["name"]] = node["id"]
+            elif self.flow.propagates("failures", node["name"]):
+                parent[node["name"]] = self.ports.failed_of(node["name"], node["id"])
+        return parent
+
+    # --- starting nodes --------------------------------------------------------
+
+    def _commit(self, plan: _Plan) -> None:
+        for action in plan.actions:
+            if action[0] == "event":
+                Trace.log(action[1], action[2])
+            else:
+                self._start(*action[1:])
+
+    def _start(self, name, node_args, parent, edge: Optional[Edge], foreach_item: bool) -> None:
+        node_id = str(uuid.uuid4())
+        if self.config.is_flow(name):
+            child_args = node_args if foreach_item or self.flow.propagates("node_args", name) else None
+            child_parent = parent if self.flow.propagates("parent", name) else None
+            queue = self.config.flows[name].queue
+            # Logged before the message is sent, so that the log is causal: a
+            # node can never start before the event that schedules it. One
+            # event per node started: without a sink, its msg is not built.
+            if Trace.enabled:
+                Trace.log(Trace.SUBFLOW_SCHEDULE,
+                          _msg.subflow_schedule(self._base, name, node_id, child_parent, child_args, queue, edge))
+            self.ports.send_flow(name, node_id, child_args, child_parent)
+        else:
+            queue = self.config.tasks[name].queue
+            if Trace.enabled:
+                Trace.log(Trace.TASK_SCHEDULE,
+                          _msg.task_schedule(self._base, name, node_id, parent, node_args, queue, edge))
+            self.ports.send_task(name, node_id, node_args, parent)
+        self.changed = True
+        if name not in self.flow.nowait:
+            self.state.active[node_id] = [name, node_id]
 
 
-def _hint(request, node_ids) -> None:
-    """Hand the dispatcher's request the ids of the nodes that ended; None leaves it without (read every node)."""
-    data = getattr(request, "_request_dict", None)
-    if node_ids is not None and isinstance(data, dict):
-        data[HINT] = list(node_ids)
+_EDGES_FROM: Dict[int, tuple] = {}  # id(flow) -> (flow, {node name: its edges, in the order written})
+_EDGES_FROM_MAX = 256
+_edges_lock = threading.Lock()
 
 
-def _remember(dispatcher_id: str, node_id: Optional[str] = None) -> None:
-    now = time.monotonic()
-    with _early_lock:
-        held = _early.pop(dispatcher_id, None)
-        if held is None or held[0] < now:
-            held = [now, []]
-        held[0] = now + EARLY_TTL
-        if node_id is None:
-            held[1] = None  # a nudge that does not name its node: the wake-up reads every node
-        elif held[1] is not None:
-            held[1].append(node_id)
-        _early[dispatcher_id] = held
-        while _early and (len(_early) > _EARLY_MAX or next(iter(_early.values()))[0] < now):
-            _early.popitem(last=False)
-
-
-def _take(dispatcher_id: str):
-    """``(True, node ids or None)`` if nudges for ``dispatcher_id`` arrived before its message, else
-    ``(False, None)``; forgets them."""
-    if not _early:
-        return False, None
-    with _early_lock:
-        held = _early.pop(dispatcher_id, None)
-    if held is None or held[0] < time.monotonic():
-        return False, None
-    return True, held[1]
-
-
-def take_early(dispatcher_id: str) -> bool:
-    """Whether a nudge for ``dispatcher_id`` arrived before its message; forgets it."""
-    return _take(dispatcher_id)[0]
-
-
-class DispatcherRequest(Request):
-    """The worker's request class for dispatcher messages: one that was nudged early has no ETA.
-
-    Celery reads ``eta`` when the message arrives, before it decides between
-    the timer and the pool; this is the hook that sends a nudged dispatcher
-    straight to the pool.
-
-    .. versionadded:: 0.1.0
-    """
-
-    _eta: Any  # Celery's Request sets it in __init__
-
-    @property
-    def eta(self) -> Any:
-        if self._eta is not None:
-            early, node_ids = _take(self.id)
-            if early:
-                self._eta = None
-                _hint(self, node_ids)
-        return self._eta
+def _edges_from(flow: Flow) -> Dict[str, Tuple[Edge, ...]]:
+    """The flow's edges by ``from`` node, in the order written; built once per flow object."""
+    held = _EDGES_FROM.get(id(flow))
+    if held is not None and held[0] is flow:
+        return held[1]
+    index: Dict[str, list] = {}
+    for edge in flow.edges:
+        for name in dict.fromkeys(edge.nodes_from):
+            index.setdefault(name, []).append(edge)
+    built = {name: tuple(edges) for name, edges in index.items()}
+    with _edges_lock:
+        if len(_EDGES_FROM) >= _EDGES_FROM_MAX:
+            _EDGES_FROM.clear()
+        _EDGES_FROM[id(flow)] = (flow, built)
+    return built

@@ -6,7 +6,7 @@ its own message, so no worker ever blocks waiting for a node. Each run of it
 is a *wake-up*:
 
 1. ``DISPATCHER_WAKEUP``;
-2. the state advances (``flowtrace.flow._state.WakeUp``): outcomes are
+2. the state advances (``flowtrace.flow._wakeup.WakeUp``): outcomes are
    read from the result backend, edges fire, nodes are sent, fallbacks start.
    A wake-up that nudges caused reads the outcome of the nodes whose nudges
    named them only; one that its countdown caused reads every running node,
@@ -17,7 +17,7 @@ is a *wake-up*:
 
    - nodes still run: ``DISPATCHER_RETRY``, and the dispatcher retries itself
      with the new state and a countdown, the safety net; a node that ends
-     *nudges* it so that it runs at once (see ``flowtrace.flow._wakeup``);
+     *nudges* it so that it runs at once (see ``flowtrace.flow._nudge``);
    - the flow ended: ``FLOW_END``; the task succeeds, its result Selinon's
      ``{finished_nodes, failed_nodes, active_nodes}``;
    - the flow failed: ``FLOW_FAILURE``; within the flow's ``max_retry`` it
@@ -42,36 +42,24 @@ from typing import TYPE_CHECKING, Any
 
 from celery import Task, states
 
-from flowtrace.flow import _runtime, _state, _wakeup
-from flowtrace.storages.base import StorageError
+from flowtrace._flowheader import FLOW_HEADER, flow_header
+from flowtrace.errors import FlowError, StorageError
+from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _wakeup
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.pool import StoragePool
 
 __all__ = ["Dispatcher", "FlowError", "COUNTDOWN_SETTING", "DEFAULT_COUNTDOWN"]
 
 #: The app setting ``(first, longest)`` countdown of a waiting dispatcher, in seconds.
+#:
+#: .. versionadded:: 0.1.0
 COUNTDOWN_SETTING = "flowtrace_dispatcher_countdown"
+#: The countdown ``(first, longest)`` when the app does not set :data:`COUNTDOWN_SETTING`.
+#:
+#: .. versionadded:: 0.1.0
 DEFAULT_COUNTDOWN = (2.0, 60.0)
-
-
-class FlowError(Exception):
-    """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
-
-    Attributes:
-        state: ``{"finished_nodes": ..., "failed_nodes": ..., "active_nodes": ...}``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, state=None):
-        super().__init__(state)
-        self.state = state
-
-    def __str__(self):
-        state = self.state or {}
-        return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
 
 
 class Dispatcher(Task):
@@ -87,39 +75,58 @@ class Dispatcher(Task):
     typing = False
     # A failed flow is an outcome, not a crash: Celery logs it without a traceback.
     throws = (FlowError,)
-    Request = "flowtrace.flow._wakeup:DispatcherRequest"
+    Request = "flowtrace.flow._nudge:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
             parent_dispatcher_id=None, polled_at=None):
-        _wakeup.ensure_last()
+        """One wake-up of the flow; Celery calls it with the keyword arguments of the dispatcher's message.
+
+        Args:
+            flow_name: the flow.
+            node_args: the flow's arguments.
+            parent: what the parent flow passed on, for a sub-flow.
+            state: the flow's state from the last wake-up; None when the flow starts.
+            retried_count: how many times the whole flow was retried.
+            countdown: the countdown this wake-up waited, None for the first.
+            parent_dispatcher_id: the parent flow's dispatcher, for a sub-flow.
+            polled_at: when a wake-up last read every running node.
+
+        Returns:
+            The flow's final state, once it has ended.
+
+        Raises:
+            celery.exceptions.Retry: while nodes still run, or the flow starts over.
+            FlowError: when the flow fails.
+
+        .. versionadded:: 0.1.0
+        """
+        _nudge.ensure_last()
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
         dispatcher_id = self.request.id
-        info = {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "node_args": node_args, "queue": flow.queue,
-                "selective": False, "state": state, "retry": countdown, "retried_count": retried_count,
-                "parent": parent}
+        flow_msg = _msg.flow(flow_name, dispatcher_id, node_args, flow.queue)
+        info = _msg.wakeup(flow_msg, state, countdown, retried_count, parent)
         call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "retried_count": retried_count,
                 "parent_dispatcher_id": parent_dispatcher_id}
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
-        flow_msg = {key: info[key] for key in ("flow_name", "dispatcher_id", "node_args", "queue", "selective")}
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
-            wakeup = _state.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
+            wakeup = _wakeup.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
                                    _CeleryPorts(self, config, flow_name, parent), ended=ended)
             outcome = wakeup.run()
-        except _state.Postpone:
+        except _wakeup.Postpone:
             # Not a change: the countdown backs off as after an idle wake-up. The
             # next wake-up reads every node: the one left unhandled may have no nudge to come.
             raise self._wait(info, dict(call, polled_at=None), wakeup, changed=False)
         except Exception:
             Trace.log(Trace.DISPATCHER_FAILURE, flow_msg, what=traceback.format_exc())
-            final = _final(wakeup.state) if wakeup is not None else _final(_state.FlowState.from_dict(None))
+            final = _final(wakeup.state) if wakeup is not None else _final(_flowstate.FlowState.from_dict(None))
             raise FlowError(final) from None
-        if outcome == _state.RUNNING:
+        if outcome == _wakeup.RUNNING:
             raise self._wait(info, call, wakeup, changed=wakeup.changed)
         final = _final(wakeup.state)
-        if outcome == _state.ENDED:
+        if outcome == _wakeup.ENDED:
             Trace.log(Trace.FLOW_END, flow_msg, state=final)
             return final
         will_retry = retried_count < flow.max_retry
@@ -134,14 +141,17 @@ class Dispatcher(Task):
 
     @property
     def backend(self):
-        """The app's result backend, minus the RETRY state (see :class:`~flowtrace.flow._runtime.RetrylessBackend`)."""
+        """The app's result backend, minus the RETRY state (see ``flowtrace.flow._runtime.RetrylessBackend``).
+
+        .. versionadded:: 0.1.0
+        """
         return _runtime.RetrylessBackend(self.app)
 
     def _to_read(self, polled_at):
         """``(ended, polled_at)``: the node ids whose outcome to read (None: every running node), and the
         time of the latest wake-up that read every node, this one included."""
         now = time.time()
-        nudged = getattr(self.request, _wakeup.HINT, None)
+        nudged = getattr(self.request, _nudge.HINT, None)
         # abs(): a clock that is behind on another worker makes full reads more frequent, never rarer.
         if nudged is None or polled_at is None or abs(now - polled_at) >= _countdowns(self.app)[0]:
             return None, now
@@ -158,14 +168,23 @@ class Dispatcher(Task):
     def _retry(self, kwargs, countdown, queue):
         """Send the next wake-up's message (Celery's ``retry``, which raises ``Retry``)."""
         headers = dict(self.request.headers or {})
-        headers.pop(_wakeup.HINT, None)  # the nodes that woke this wake-up, not the next one
-        headers[_runtime.FLOW_HEADER] = _runtime.flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
-                                                             kwargs["node_args"], kwargs["retried_count"])
+        headers.pop(_nudge.HINT, None)  # the nodes that woke this wake-up, not the next one
+        headers[FLOW_HEADER] = flow_header(kwargs["flow_name"], self.request.id, kwargs["parent"],
+                                           kwargs["node_args"], kwargs["retried_count"])
         return self.retry(kwargs=kwargs, countdown=countdown, max_retries=None, queue=queue, headers=headers)
 
     @staticmethod
     def flowtrace_nudge_target(task):
-        """A sub-flow's dispatcher wakes its parent's when it ends."""
+        """A sub-flow's dispatcher wakes its parent's when it ends.
+
+        Args:
+            task: the dispatcher task whose attempt ended.
+
+        Returns:
+            The id of the parent flow's dispatcher, or None for a flow that is not a sub-flow.
+
+        .. versionadded:: 0.1.0
+        """
         return (task.request.kwargs or {}).get("parent_dispatcher_id")
 
 
@@ -181,7 +200,7 @@ def _countdowns(app):
     return first, max(first, longest)
 
 
-class _CeleryPorts(_state.Ports):
+class _CeleryPorts(_wakeup.Ports):
     """The wake-up's view of the world: Celery's result backend and broker, and the storage pool."""
 
     def __init__(self, dispatcher: Dispatcher, config, flow_name: str, parent=None):
@@ -201,28 +220,29 @@ class _CeleryPorts(_state.Ports):
         return self._pool
 
     def _backend_issue(self, name, node_id):
-        Trace.log(Trace.RESULT_BACKEND_ISSUE, flow_name=self.flow_name, dispatcher_id=self.dispatcher_id,
-                  node_name=name, node_id=node_id, parent=self.parent, queue=self.config.flows[self.flow_name].queue,
-                  selective=False, what=traceback.format_exc())
-        return _state.Postpone("the result backend failed for %s (%s)" % (name, node_id))
+        queue = self.config.flows[self.flow_name].queue
+        Trace.log(Trace.RESULT_BACKEND_ISSUE,
+                  _msg.node_state(self.flow_name, self.dispatcher_id, name, node_id, self.parent, queue),
+                  what=traceback.format_exc())
+        return _wakeup.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 
     def outcome(self, name, node_id, is_flow):
         result = self.app.AsyncResult(node_id)
         try:
             status = result.state
             if status == states.FAILURE:
-                return _state.FAILURE, result.traceback
+                return _wakeup.FAILURE, result.traceback
         except Exception:
             raise self._backend_issue(name, node_id) from None
         if status == states.SUCCESS:
-            return _state.SUCCESS, None
+            return _wakeup.SUCCESS, None
         return None, None
 
     def result(self, task_name, task_id):
         try:
             return self.pool.retrieve(self.flow_name, task_name, task_id)
         except StorageError as exc:
-            raise _state.Postpone(str(exc)) from exc
+            raise _wakeup.Postpone(str(exc)) from exc
 
     def results(self, id_mapping):
         return _PostponingResults(self, id_mapping)
@@ -252,11 +272,11 @@ class _CeleryPorts(_state.Ports):
 
     def send_task(self, name, task_id, node_args, parent):
         entry = self.config.tasks[name]
-        header = _runtime.flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
+        header = flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
         self.app.tasks[name].apply_async(
             kwargs={"flow_name": self.flow_name, "node_args": node_args, "parent": parent,
                     "dispatcher_id": self.dispatcher_id, "retried_count": 0},
-            task_id=task_id, queue=entry.queue, headers={_runtime.FLOW_HEADER: header})
+            task_id=task_id, queue=entry.queue, headers={FLOW_HEADER: header})
         return entry.queue
 
     def send_flow(self, name, dispatcher_id, node_args, parent):
@@ -290,6 +310,6 @@ def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, par
     kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
     if parent_dispatcher_id is not None:
         kwargs["parent_dispatcher_id"] = parent_dispatcher_id
-    header = _runtime.flow_header(flow_name, dispatcher_id, parent, node_args)
+    header = flow_header(flow_name, dispatcher_id, parent, node_args)
     return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
-        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={_runtime.FLOW_HEADER: header})
+        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header})

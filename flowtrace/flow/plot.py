@@ -23,8 +23,8 @@ import shutil
 import subprocess
 from typing import List, Optional
 
-from flowtrace.flow.config import ALWAYS_TRUE, Flow, FlowConfig
-from flowtrace.flow.predicates import describe
+from flowtrace.flow.conditions import describe
+from flowtrace.flow.model import ALWAYS_TRUE, Flow, FlowConfig
 
 __all__ = ["to_dot", "write", "find_dot"]
 
@@ -39,6 +39,13 @@ def _attrs(**attrs) -> str:
 
 def to_dot(config: FlowConfig, flow: Flow) -> str:
     """Return the DOT text of one flow.
+
+    Args:
+        config: the configuration the flow is part of.
+        flow: the flow to draw.
+
+    Returns:
+        The text of one Graphviz ``digraph``.
 
     .. versionadded:: 0.1.0
     """

@@ -1,20 +1,8 @@
-"""Edge conditions: the built-in predicates and the interpreter that evaluates conditions.
+"""Edge conditions' predicates: the built-ins, and finding and inspecting a predicate by its name.
 
-A condition in YAML is a tree, as in Selinon:
-
-.. code-block:: yaml
-
-    condition:
-      and:
-        - name: fieldEqual            # a predicate, called with the result of `node`
-          node: fetch
-          args: {key: status, value: ok}
-        - not:
-            name: argsFieldExist      # a predicate of the flow's arguments
-            args: {key: dry_run}
-
-:func:`evaluate` walks that tree; nothing is compiled or evaluated from text.
-A predicate is a plain function, called with keyword arguments only:
+A condition in YAML is a tree of predicates, as in Selinon (see
+:mod:`flowtrace.flow.conditions`, which evaluates it). A predicate is a
+plain function, called with keyword arguments only:
 
 - one that reads a task's result takes ``message`` (the result, read from the
   task's storage): ``fieldEqual(message, key, value)``;
@@ -23,11 +11,11 @@ A predicate is a plain function, called with keyword arguments only:
 - the rest of its parameters are filled from ``args``.
 
 Names are looked up in the ``global: predicates_module`` first, then among the
-built-ins here, so a module written for Selinon (which re-exports Selinon's
-predicates) keeps working. The field predicates follow a ``key`` into the
-result: a string is one key, a list is a path of keys and indexes; any error
-on the way (a missing key, a result that is not a mapping) makes the
-predicate false.
+built-ins here (:func:`resolve`), so a module written for Selinon (which
+re-exports Selinon's predicates) keeps working. The field predicates follow a
+``key`` into the result: a string is one key, a list is a path of keys and
+indexes; any error on the way (a missing key, a result that is not a mapping)
+makes the predicate false.
 """
 
 from __future__ import annotations
@@ -36,14 +24,11 @@ import functools
 import importlib
 import inspect
 import re
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
-
-from flowtrace.flow.config import And, Condition, Not, Or, Predicate
+from typing import Callable, List, Mapping, Optional, Tuple
 
 __all__ = [
     "alwaysTrue", "alwaysFalse", "fieldEqual", "fieldExist", "fieldLenEqual", "fieldLenGreater", "fieldLenLess",
     "fieldContain", "argsFieldEqual", "argsFieldExist", "BUILTINS", "Signature", "resolve", "signature",
-    "evaluate", "describe",
 ]
 
 _MISSING = object()
@@ -62,6 +47,9 @@ def _field(data, key):
 def alwaysTrue() -> bool:  # noqa: N802 (Selinon's names)
     """Always true: the condition of an edge that gives none.
 
+    Returns:
+        True.
+
     .. versionadded:: 0.1.0
     """
     return True
@@ -69,6 +57,9 @@ def alwaysTrue() -> bool:  # noqa: N802 (Selinon's names)
 
 def alwaysFalse() -> bool:  # noqa: N802
     """Always false: an edge that never fires, for switching one off.
+
+    Returns:
+        False.
 
     .. versionadded:: 0.1.0
     """
@@ -78,6 +69,11 @@ def alwaysFalse() -> bool:  # noqa: N802
 def fieldEqual(message, key, value) -> bool:  # noqa: N802
     """Whether the result has ``key`` and its value equals ``value``.
 
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
+        value: the value compared with.
+
     .. versionadded:: 0.1.0
     """
     found = _field(message, key)
@@ -86,6 +82,10 @@ def fieldEqual(message, key, value) -> bool:  # noqa: N802
 
 def fieldExist(message, key) -> bool:  # noqa: N802
     """Whether the result has ``key``.
+
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
 
     .. versionadded:: 0.1.0
     """
@@ -102,6 +102,11 @@ def _length(message, key):
 def fieldLenEqual(message, key, length) -> bool:  # noqa: N802
     """Whether the value at ``key`` has exactly ``length`` items.
 
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
+        length: the number of items.
+
     .. versionadded:: 0.1.0
     """
     found = _length(message, key)
@@ -110,6 +115,11 @@ def fieldLenEqual(message, key, length) -> bool:  # noqa: N802
 
 def fieldLenGreater(message, key, length) -> bool:  # noqa: N802
     """Whether the value at ``key`` has more than ``length`` items.
+
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
+        length: the number of items to exceed.
 
     .. versionadded:: 0.1.0
     """
@@ -123,6 +133,11 @@ def fieldLenGreater(message, key, length) -> bool:  # noqa: N802
 def fieldLenLess(message, key, length) -> bool:  # noqa: N802
     """Whether the value at ``key`` has fewer than ``length`` items.
 
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
+        length: the number of items to stay under.
+
     .. versionadded:: 0.1.0
     """
     found = _length(message, key)
@@ -134,6 +149,11 @@ def fieldLenLess(message, key, length) -> bool:  # noqa: N802
 
 def fieldContain(message, key, value) -> bool:  # noqa: N802
     """Whether the value at ``key`` contains ``value`` (``value in found``).
+
+    Args:
+        message: the node's result.
+        key: a key, or a list of keys and indexes leading into the result.
+        value: what the value at ``key`` must contain.
 
     .. versionadded:: 0.1.0
     """
@@ -147,6 +167,11 @@ def fieldContain(message, key, value) -> bool:  # noqa: N802
 def argsFieldEqual(node_args, key, value) -> bool:  # noqa: N802
     """Whether the flow's arguments have ``key`` and its value equals ``value``.
 
+    Args:
+        node_args: the flow's arguments.
+        key: a key, or a list of keys and indexes leading into them.
+        value: the value compared with.
+
     .. versionadded:: 0.1.0
     """
     found = _field(node_args, key)
@@ -156,12 +181,18 @@ def argsFieldEqual(node_args, key, value) -> bool:  # noqa: N802
 def argsFieldExist(node_args, key) -> bool:  # noqa: N802
     """Whether the flow's arguments have ``key``.
 
+    Args:
+        node_args: the flow's arguments.
+        key: a key, or a list of keys and indexes leading into them.
+
     .. versionadded:: 0.1.0
     """
     return _field(node_args, key) is not _MISSING
 
 
 #: The built-in predicates by name.
+#:
+#: .. versionadded:: 0.1.0
 BUILTINS: Mapping[str, Callable[..., bool]] = {
     fn.__name__: fn for fn in (
         alwaysTrue, alwaysFalse, fieldEqual, fieldExist, fieldLenEqual, fieldLenGreater, fieldLenLess,
@@ -180,6 +211,9 @@ def resolve(name: str, module: Optional[str] = None) -> Callable[..., bool]:
             with a letter.
         module: the ``predicates_module``, searched before the built-ins.
 
+    Returns:
+        The function.
+
     Raises:
         ImportError: if ``module`` cannot be imported (any exception its
             import raises is re-raised as :class:`ImportError`).
@@ -190,7 +224,7 @@ def resolve(name: str, module: Optional[str] = None) -> Callable[..., bool]:
     if not isinstance(name, str) or not _NAME.match(name):
         raise LookupError("%r is not a predicate name" % (name,))
     if module is not None:
-        fn = getattr(_import(module), name, None)
+        fn = getattr(import_module(module), name, None)
         if fn is not None:
             if not callable(fn):
                 raise LookupError("%s.%s is not callable, so it is not a predicate" % (module, name))
@@ -205,12 +239,19 @@ def resolve(name: str, module: Optional[str] = None) -> Callable[..., bool]:
 def names(module: Optional[str] = None) -> List[str]:
     """Return every predicate name :func:`resolve` would find, for suggestions.
 
+    Args:
+        module: the ``predicates_module``, or None for the built-ins only; one
+            that cannot be imported adds no name.
+
+    Returns:
+        The names, sorted.
+
     .. versionadded:: 0.1.0
     """
     found = set(BUILTINS)
     if module is not None:
         try:
-            mod = _import(module)
+            mod = import_module(module)
         except ImportError:
             mod = None
         for attr, value in (vars(mod) if mod is not None else {}).items():
@@ -219,7 +260,21 @@ def names(module: Optional[str] = None) -> List[str]:
     return sorted(found)
 
 
-def _import(module: str):
+def import_module(module: str):
+    """Import ``module``, a predicates module; internal to the package (:mod:`flowtrace.flow.load` uses it too).
+
+    Args:
+        module: the dotted module name.
+
+    Returns:
+        The module.
+
+    Raises:
+        ImportError: if it cannot be imported; any exception its import
+            raises is re-raised as one.
+
+    .. versionadded:: 0.1.0
+    """
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -252,7 +307,14 @@ class Signature:
         self.problem = problem
 
     def check_args(self, given) -> Tuple[List[str], List[str]]:
-        """Return ``(missing, unknown)``: required names not in ``given``, and names in ``given`` it does not take.
+        """Check the argument names a condition gives the predicate.
+
+        Args:
+            given: the names of the arguments in YAML (``args``).
+
+        Returns:
+            ``(missing, unknown)``: the required names not in ``given``, and
+            the names in ``given`` the function does not take.
 
         .. versionadded:: 0.1.0
         """
@@ -291,82 +353,15 @@ def _signature_of(fn) -> Signature:
 def signature(fn: Callable) -> Signature:
     """Return the :class:`Signature` of a predicate function.
 
+    Args:
+        fn: the function, as :func:`resolve` returns it.
+
+    Returns:
+        What it takes; a function that cannot be a predicate has a ``problem``.
+
     .. versionadded:: 0.1.0
     """
     try:
         return _signature_of(fn)
     except TypeError:  # an unhashable callable: not cached
         return _signature_of.__wrapped__(fn)
-
-
-def evaluate(condition: Condition, *, node_args: Any = None, result_of: Optional[Callable[[str], Any]] = None,
-             predicates_module: Optional[str] = None) -> bool:
-    """Evaluate a condition.
-
-    ``and`` and ``or`` stop at the first child that decides, as in Python, so
-    a result is only read when a predicate needs it.
-
-    Args:
-        condition: a :class:`~flowtrace.flow.config.Predicate`,
-            :class:`~flowtrace.flow.config.And`, :class:`~flowtrace.flow.config.Or`
-            or :class:`~flowtrace.flow.config.Not`.
-        node_args: the flow's arguments, for predicates that take ``node_args``.
-        result_of: called with a node name, returns that node's stored result;
-            needed when a predicate takes ``message``.
-        predicates_module: ``global: predicates_module``
-            (``config.settings.predicates_module``).
-
-    Returns:
-        Whether the condition holds.
-
-    Raises:
-        Exception: whatever a user predicate or ``result_of`` raises; the
-            built-in predicates never raise.
-
-    .. versionadded:: 0.1.0
-    """
-    if isinstance(condition, Predicate):
-        fn = resolve(condition.name, predicates_module)
-        kwargs: Dict[str, Any] = dict(condition.args)
-        if condition.reads_result:
-            if result_of is None:
-                raise ValueError("predicate %r reads the result of %r: pass result_of"
-                                 % (condition.name, condition.node))
-            # A loaded configuration names the node of every predicate that reads a result.
-            kwargs["message"] = result_of(cast(str, condition.node))
-        if condition.reads_node_args:
-            kwargs["node_args"] = node_args
-        return bool(fn(**kwargs))
-    if isinstance(condition, And):
-        return all(evaluate(child, node_args=node_args, result_of=result_of, predicates_module=predicates_module)
-                   for child in condition.children)
-    if isinstance(condition, Or):
-        return any(evaluate(child, node_args=node_args, result_of=result_of, predicates_module=predicates_module)
-                   for child in condition.children)
-    if isinstance(condition, Not):
-        return not evaluate(condition.child, node_args=node_args, result_of=result_of,
-                            predicates_module=predicates_module)
-    raise TypeError("not a condition: %r" % (condition,))
-
-
-def describe(condition: Condition) -> str:
-    """Return a condition as one line of text, such as ``fieldEqual(fetch, key='status', value='ok')``.
-
-    .. versionadded:: 0.1.0
-    """
-    if isinstance(condition, Predicate):
-        parts = [condition.node] if condition.node else []
-        parts += ["%s=%r" % item for item in condition.args.items()]
-        return "%s(%s)" % (condition.name, ", ".join(parts))
-    if isinstance(condition, (And, Or)):
-        word = " and " if isinstance(condition, And) else " or "
-        text = word.join(_nested(child) for child in condition.children)
-        return text
-    if isinstance(condition, Not):
-        return "not " + _nested(condition.child)
-    raise TypeError("not a condition: %r" % (condition,))
-
-
-def _nested(condition: Condition) -> str:
-    text = describe(condition)
-    return "(%s)" % text if isinstance(condition, (And, Or)) and len(condition.children) > 1 else text

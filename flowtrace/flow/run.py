@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flowtrace.flow import _runtime
+from flowtrace.flow import _msg, _runtime
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
     queue = config.flows[flow_name].queue
     dispatcher_id = str(uuid.uuid4())
     # Emitted before the message is sent, so that the log reads in causal order.
-    Trace.log(Trace.FLOW_SCHEDULE, flow_name=flow_name, dispatcher_id=dispatcher_id, node_args=node_args,
-              queue=queue, selective=False)
+    Trace.log(Trace.FLOW_SCHEDULE, _msg.flow(flow_name, dispatcher_id, node_args, queue))
     return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue)
 
 

@@ -29,42 +29,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from flowtrace.errors import FatalTaskError, NoParentNodeError, RetryTask
+
 if TYPE_CHECKING:
-    from flowtrace.flow.storage_pool import StoragePool
+    from flowtrace.storages.pool import StoragePool
     from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
-
-
-class FatalTaskError(Exception):
-    """Raised by a flow task that must fail now, without the retries its ``max_retry`` allows.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class NoParentNodeError(LookupError):
-    """A flow task asked for the result of a node that did not run before it.
-
-    .. versionadded:: 0.1.0
-    """
-
-
-class RetryTask(Exception):
-    """Raised by :meth:`flowtrace.FlowTask.retry`: run the task again after ``countdown`` seconds.
-
-    Such a retry is the task's own decision, so it does not count against its
-    ``max_retry`` (as in Selinon).
-
-    Attributes:
-        countdown: seconds to wait before the next attempt.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, countdown: float = 0) -> None:
-        super().__init__("the task asked to be retried in %ss" % (countdown,))
-        self.countdown = countdown
 
 
 class FlowTask(abc.ABC):
@@ -132,6 +103,12 @@ class FlowTask(abc.ABC):
     def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.
 
+        Args:
+            parent_name: the task's name in the flow configuration.
+
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such task ran before this one.
             flowtrace.storages.StorageError: if its storage could not be read;
@@ -158,6 +135,9 @@ class FlowTask(abc.ABC):
             task_name: the task in that sub-flow.
             index: which run of the task, when it ran several times; the last by default.
 
+        Returns:
+            The task's result, read from its storage.
+
         Raises:
             NoParentNodeError: if no such sub-flow or task ran before this task.
 
@@ -180,6 +160,9 @@ class FlowTask(abc.ABC):
 
     def retry(self, countdown: float = 0) -> NoReturn:
         """Ask to be run again after ``countdown`` seconds; this does not count against ``max_retry``.
+
+        Args:
+            countdown: seconds to wait before the next attempt.
 
         Raises:
             RetryTask: always; let it propagate out of :meth:`run`.

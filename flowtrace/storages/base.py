@@ -16,46 +16,12 @@ import traceback
 from types import TracebackType
 from typing import Any, Optional
 
+from flowtrace.errors import MissingResult, StorageError
+
 __all__ = ["DataStorage", "StorageError", "MissingResult", "error_record", "dumps", "loads", "expand_env"]
 
 #: ``(type, value, traceback)``, as :func:`sys.exc_info` returns it inside an ``except`` block.
 ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
-
-
-class StorageError(Exception):
-    """A storage operation failed, and the task that asked for it should be retried.
-
-    :class:`~flowtrace.flow.storage_pool.StoragePool` raises it, after
-    emitting ``STORAGE_ISSUE``, whenever an adapter raises while it is created,
-    connected, or asked to retrieve, store or delete a result. The adapter's
-    own exception is the ``__cause__``. Nothing has been kept half-done: an
-    adapter that failed to connect is not marked connected, and a result that
-    failed to be read is not put in the result cache. Retrying the whole
-    operation is therefore safe.
-
-    Attributes:
-        storage_name: the name of the storage, as in the flow configuration.
-        operation: ``'connect'``, ``'retrieve'``, ``'store'``,
-            ``'store_error'`` or ``'delete'``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, message: str, *, storage_name: str | None = None, operation: str | None = None):
-        super().__init__(message)
-        self.storage_name = storage_name
-        self.operation = operation
-
-
-class MissingResult(LookupError):
-    """No result is stored for this flow name, task name and task id.
-
-    The built-in adapters raise it from ``retrieve()`` and ``delete()``. It is
-    a :class:`LookupError`, like :class:`KeyError`, but its message reads as a
-    sentence.
-
-    .. versionadded:: 0.1.0
-    """
 
 
 class DataStorage(abc.ABC):

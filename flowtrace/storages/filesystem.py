@@ -47,16 +47,35 @@ class FilesystemStorage(DataStorage):
         self._connected = False
 
     def connect(self) -> None:
+        """Create the storage's folder if it is missing.
+
+        .. versionadded:: 0.1.0
+        """
         os.makedirs(self.path, exist_ok=True)
         self._connected = True
 
     def is_connected(self) -> bool:
+        """Return whether :meth:`connect` succeeded and :meth:`disconnect` was not called since.
+
+        .. versionadded:: 0.1.0
+        """
         return self._connected
 
     def disconnect(self) -> None:
+        """Mark the storage disconnected; the files stay.
+
+        .. versionadded:: 0.1.0
+        """
         self._connected = False
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """Return the result read from the task's ``TASK_ID.json`` file.
+
+        Raises:
+            flowtrace.storages.MissingResult: if the file does not exist.
+
+        .. versionadded:: 0.1.0
+        """
         return self._read(flow_name, task_name, task_id, _RESULT_SUFFIX)
 
     def _read(self, flow_name: str, task_name: str, task_id: str, suffix: str, *not_found_what: str) -> Any:
@@ -69,12 +88,26 @@ class FilesystemStorage(DataStorage):
         return loads(data)
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
+        """Write the result to the task's ``TASK_ID.json`` file, whole or not at all.
+
+        Returns:
+            The file's path.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         path = self._file(flow_name, task_name, task_id, _RESULT_SUFFIX)
         self._write(path, dumps(result))
         return path
 
     def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
+        """Write :func:`~flowtrace.storages.base.error_record` of the exception to ``TASK_ID.error.json``.
+
+        Returns:
+            The file's path.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         path = self._file(flow_name, task_name, task_id, _ERROR_SUFFIX)
         self._write(path, dumps(error_record(exc_info)))
@@ -91,6 +124,13 @@ class FilesystemStorage(DataStorage):
         return self._read(flow_name, task_name, task_id, _ERROR_SUFFIX, "error")
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Remove the task's result and error files.
+
+        Raises:
+            flowtrace.storages.MissingResult: if neither file exists.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         found = False
         for suffix in (_RESULT_SUFFIX, _ERROR_SUFFIX):

@@ -30,15 +30,34 @@ class InMemoryStorage(DataStorage):
         self._connected = False
 
     def connect(self) -> None:
+        """Mark the storage connected; there is nothing to open.
+
+        .. versionadded:: 0.1.0
+        """
         self._connected = True
 
     def is_connected(self) -> bool:
+        """Return whether :meth:`connect` was called and :meth:`disconnect` was not since.
+
+        .. versionadded:: 0.1.0
+        """
         return self._connected
 
     def disconnect(self) -> None:
+        """Mark the storage disconnected; what it holds stays for the next :meth:`connect`.
+
+        .. versionadded:: 0.1.0
+        """
         self._connected = False
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """Return the result stored for the task, decoded from its JSON text.
+
+        Raises:
+            flowtrace.storages.MissingResult: if no result is stored for the task.
+
+        .. versionadded:: 0.1.0
+        """
         return self._read(self._results, flow_name, task_name, task_id)
 
     def _read(self, table: dict[tuple[str, str, str], str], flow_name: str, task_name: str, task_id: str,
@@ -51,6 +70,13 @@ class InMemoryStorage(DataStorage):
         return loads(text)
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
+        """Keep the result as JSON text under ``(flow_name, task_name, task_id)``.
+
+        Returns:
+            The task id.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         text = dumps(result)
         with self._lock:
@@ -58,6 +84,13 @@ class InMemoryStorage(DataStorage):
         return task_id
 
     def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
+        """Keep :func:`~flowtrace.storages.base.error_record` of the exception under the task's key.
+
+        Returns:
+            The task id.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         text = dumps(error_record(exc_info))
         with self._lock:
@@ -75,6 +108,13 @@ class InMemoryStorage(DataStorage):
         return self._read(self._errors, flow_name, task_name, task_id, "error")
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Forget the task's result and error.
+
+        Raises:
+            flowtrace.storages.MissingResult: if nothing is stored for the task.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         key = (flow_name, task_name, task_id)
         with self._lock:

@@ -65,6 +65,10 @@ class RedisStorage(DataStorage):
         self._client: redis.Redis | None = None
 
     def connect(self) -> None:
+        """Open a client for the URL and ping the server, so that a bad URL or a server that is down fails here.
+
+        .. versionadded:: 0.1.0
+        """
         client = redis.Redis.from_url(self.url, socket_timeout=self.socket_timeout,
                                       socket_connect_timeout=self.socket_timeout)
         try:
@@ -77,9 +81,17 @@ class RedisStorage(DataStorage):
         self._client = client
 
     def is_connected(self) -> bool:
+        """Return whether a client is open.
+
+        .. versionadded:: 0.1.0
+        """
         return self._client is not None
 
     def disconnect(self) -> None:
+        """Close the client.
+
+        .. versionadded:: 0.1.0
+        """
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -92,16 +104,37 @@ class RedisStorage(DataStorage):
         return ":".join([self.prefix] + [quote(str(part), safe="") for part in (flow_name, task_name, task_id)])
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """Return the ``result`` field of the task's hash, decoded from JSON.
+
+        Raises:
+            flowtrace.storages.MissingResult: if the hash has no result.
+
+        .. versionadded:: 0.1.0
+        """
         data = self._connected_client().hget(self.key(flow_name, task_name, task_id), "result")
         if data is None:
             raise not_found(flow_name, task_name, task_id)
         return loads(data)
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
+        """Set the ``result`` field of the task's hash to the result as JSON.
+
+        Returns:
+            The hash's key.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         return self._set(flow_name, task_name, task_id, "result", dumps(result))
 
     def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
+        """Set the ``error`` field of the task's hash to :func:`~flowtrace.storages.base.error_record` as JSON.
+
+        Returns:
+            The hash's key.
+
+        .. versionadded:: 0.1.0
+        """
         check_connected(self)
         return self._set(flow_name, task_name, task_id, "error", dumps(error_record(exc_info)))
 
@@ -119,6 +152,13 @@ class RedisStorage(DataStorage):
         return loads(data)
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Delete the task's hash: its result and its error.
+
+        Raises:
+            flowtrace.storages.MissingResult: if there is no hash for the task.
+
+        .. versionadded:: 0.1.0
+        """
         if not self._connected_client().delete(self.key(flow_name, task_name, task_id)):
             raise not_found(flow_name, task_name, task_id)
 

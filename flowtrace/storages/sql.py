@@ -74,6 +74,10 @@ class SqlStorage(DataStorage):
         self._lock = threading.Lock()
 
     def connect(self) -> None:
+        """Create the engine, check the database answers and create the table if it is missing.
+
+        .. versionadded:: 0.1.0
+        """
         options = {"pool_pre_ping": True, **self.engine_options}
         engine = sa.create_engine(self.url, echo=self.echo, json_serializer=dumps, json_deserializer=loads, **options)
         try:
@@ -90,14 +94,29 @@ class SqlStorage(DataStorage):
         self._engine, self._pid = engine, os.getpid()
 
     def is_connected(self) -> bool:
+        """Return whether an engine is open.
+
+        .. versionadded:: 0.1.0
+        """
         return self._engine is not None
 
     def disconnect(self) -> None:
+        """Dispose of the engine and its connections.
+
+        .. versionadded:: 0.1.0
+        """
         engine, self._engine = self._engine, None
         if engine is not None:
             engine.dispose()
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """Return the ``result`` column of the task's row.
+
+        Raises:
+            flowtrace.storages.MissingResult: if the row or its result is missing.
+
+        .. versionadded:: 0.1.0
+        """
         return self._read(flow_name, task_name, task_id, "result")
 
     def retrieve_error(self, flow_name: str, task_name: str, task_id: str) -> dict[str, Any]:
@@ -111,15 +130,36 @@ class SqlStorage(DataStorage):
         return self._read(flow_name, task_name, task_id, "error")
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
+        """Insert or update the task's row with the result; a value JSON cannot hold is refused first.
+
+        Returns:
+            The task id.
+
+        .. versionadded:: 0.1.0
+        """
         dumps(result)  # refuse what JSON cannot hold before the database sees it
         self._write(flow_name, task_name, task_id, "result", result)
         return task_id
 
     def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo) -> str:
+        """Insert or update the task's row with :func:`~flowtrace.storages.base.error_record` of the exception.
+
+        Returns:
+            The task id.
+
+        .. versionadded:: 0.1.0
+        """
         self._write(flow_name, task_name, task_id, "error", error_record(exc_info))
         return task_id
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Delete the task's row: its result and its error.
+
+        Raises:
+            flowtrace.storages.MissingResult: if there is no row for the task.
+
+        .. versionadded:: 0.1.0
+        """
         engine = self._engine_here()
         with engine.begin() as connection:
             deleted = connection.execute(sa.delete(self.table).where(*self._match(flow_name, task_name, task_id)))

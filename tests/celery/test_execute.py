@@ -5,32 +5,18 @@ for what is specific to eager mode, and through ``build_tracer`` as a worker
 child calls it. Cross-process behaviour is proven in tests/integration.
 """
 
-import uuid
-
 import pytest
-from celery.app.trace import build_tracer
 
 from flowtrace import Trace
 from flowtrace.celery import _execute, _msg, _registry, instrument
 from flowtrace.testing import capture_events
+from tests.celery.propagation import worker_call
 
 IDENTITY_KEYS = ("task_name", "task_id", "parent_id", "root_id", "retries", "queue", "hostname")
 
 
 def names(captured):
     return [(Trace.event2str(event), msg.get("retries")) for event, msg in captured]
-
-
-def worker_call(app, name, args=(), kwargs=None, **request):
-    """Run a task through the tracer a worker child builds (not eager), in this process."""
-    task = app.tasks[name]
-    task_id = str(uuid.uuid4())
-    tracer = build_tracer(name, task, app=app, hostname="unit@host")
-    request = dict({"id": task_id, "task": name, "root_id": task_id, "parent_id": None, "retries": 0,
-                    "hostname": "unit@host", "is_eager": False,
-                    "delivery_info": {"exchange": "", "routing_key": "unit"}}, **request)
-    tracer(task_id, list(args), kwargs or {}, request)
-    return task_id
 
 
 class TestTerminalEvents:
@@ -179,7 +165,7 @@ class TestIsolation:
 
     def test_trace_context_failure_keeps_the_events(self, app, monkeypatch):
         """When the attempt's trace context cannot be entered, that is counted once and both events still go out."""
-        from flowtrace.celery import _propagate
+        from flowtrace.celery import _attempt
 
         instrument(app)
         before = _registry.failures.count
@@ -187,7 +173,7 @@ class TestIsolation:
         def broken(*args):
             raise RuntimeError("flowtrace bug")
 
-        monkeypatch.setattr(_propagate, "enter_attempt", broken)
+        monkeypatch.setattr(_attempt, "enter_attempt", broken)
         with capture_events() as captured:
             task_id = worker_call(app, "unit.ok", args=(3,))
         assert ([("TASK_START", 0), ("TASK_END", 0)], [task_id, task_id], [False, False], 1) == (

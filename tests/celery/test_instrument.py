@@ -1,17 +1,22 @@
-"""Tests for flowtrace.celery: instrument(), uninstrument() and what they connect."""
+"""Tests for flowtrace/celery/_instrument.py: instrument(), uninstrument(), what they connect, and pool children."""
 
+import pickle
 import subprocess
 import sys
+import time
 import weakref
 
+import billiard
 import pytest
 from celery import Celery, signals
 from celery.worker.consumer.consumer import Consumer
 from celery.worker.request import Request
 
 import flowtrace
-from flowtrace.celery import _RECEIVERS, _patches, _registry, instrument, is_instrumented, uninstrument
+from flowtrace.celery import _instrument, _main, _patches, _registry, instrument, is_instrumented, uninstrument
+from flowtrace.celery._instrument import _RECEIVERS
 from flowtrace.testing import capture_events
+from tests.celery.test_main import FakeConsumer, FakeRequest
 
 
 def snapshot():
@@ -141,3 +146,54 @@ class TestPackage:
         """Other missing names still raise AttributeError."""
         with pytest.raises(AttributeError, match="has no attribute 'nothing_here'"):
             flowtrace.nothing_here
+
+
+def _sleep():
+    time.sleep(30)
+
+
+class TestActivation:
+    """The token the main process puts in each request, and what unpickling it does."""
+
+    def test_unpickling_instruments_the_current_app(self, app):
+        """In a process with nothing instrumented, unpickling the token instruments the current app."""
+        app.set_current()
+        token = _instrument.token(_registry.Options(include_args=True))
+        assert True is pickle.loads(pickle.dumps(token))
+        assert (True, _registry.Options(include_args=True)) == (is_instrumented(app), _registry.options_for(app))
+
+    def test_no_op_once_instrumented(self, app):
+        """Where something is instrumented already, the token changes nothing."""
+        instrument(app)
+        before = dict(_registry.apps)
+        assert True is pickle.loads(pickle.dumps(_instrument.token(_registry.Options(include_args=True))))
+        assert before == _registry.apps
+
+    def test_token_serialises_as_a_plain_header(self):
+        """Outside pickle the token is the int 1, so a retry that copies it into headers still serialises."""
+        from kombu.utils.json import dumps
+
+        assert '{"flowtrace_activate": 1}' == dumps({"flowtrace_activate": _instrument.token(_registry.Options(False))})
+
+    def test_late_instrument_marks_requests(self, app):
+        """instrument() in a process whose pool already forked makes task_received add the token."""
+        child = billiard.Process(target=_sleep)
+        child.start()
+        try:
+            instrument(app)
+        finally:
+            child.terminate()
+            child.join()
+        request = FakeRequest(app.tasks["unit.ok"], "t1")
+        _main.on_received(sender=FakeConsumer(app), request=request)
+        assert (True, 1, False) == (_registry.late, request.request_dict[_registry.ACTIVATE_KEY],
+                                    request.request_dict[_registry.ACTIVATE_KEY].include_args)
+        uninstrument(app)
+        assert False is _registry.late
+
+    def test_early_instrument_leaves_requests_alone(self, app):
+        """Without pool children at instrument() time, requests carry no token: children inherit the hooks."""
+        instrument(app)
+        request = FakeRequest(app.tasks["unit.ok"], "t1")
+        _main.on_received(sender=FakeConsumer(app), request=request)
+        assert (False, False) == (_registry.late, _registry.ACTIVATE_KEY in request.request_dict)

@@ -52,9 +52,9 @@ class TestFlowHeader:
 
     def test_same_name_as_the_dispatcher(self):
         """The dispatcher sets the header the integration reads."""
-        from flowtrace.flow import _runtime
+        from flowtrace.flow import dispatcher
 
-        assert _runtime.FLOW_HEADER == _msg.FLOW_HEADER
+        assert dispatcher.FLOW_HEADER == _msg.FLOW_HEADER
 
 
 class TestDetails:

@@ -5,9 +5,9 @@ import types
 import pytest
 
 from flowtrace import Trace
-from flowtrace.flow import _state
-from flowtrace.flow.config import Edge, Flow, FlowConfig, FrozenMap, Task
+from flowtrace.flow import _wakeup
 from flowtrace.flow.dispatcher import FlowError, _CeleryPorts
+from flowtrace.flow.model import Edge, Flow, FlowConfig, FrozenMap, Task
 from flowtrace.testing import capture_events
 
 CONFIG = FlowConfig(FrozenMap({"A": Task("A", "tests.flow.sample", "FetchOrder")}),
@@ -46,7 +46,7 @@ class TestOutcome:
     def test_backend_down(self):
         """A backend that raises gives RESULT_BACKEND_ISSUE with the traceback, and postpones the wake-up."""
         with capture_events() as captured:
-            with pytest.raises(_state.Postpone):
+            with pytest.raises(_wakeup.Postpone):
                 ports(Result(error=ConnectionError("backend down"))).outcome("A", "a1", False)
         ((event, msg),) = captured
         assert Trace.RESULT_BACKEND_ISSUE == event
@@ -58,7 +58,7 @@ class TestOutcome:
         """In a sub-flow, RESULT_BACKEND_ISSUE carries the flow's parent, as its other events do."""
         parent = {"Fetch": "t-9"}
         with capture_events() as captured:
-            with pytest.raises(_state.Postpone):
+            with pytest.raises(_wakeup.Postpone):
                 ports(Result(error=ConnectionError("backend down")), parent).outcome("A", "a1", False)
         ((event, msg),) = captured
         assert (Trace.RESULT_BACKEND_ISSUE, parent) == (event, msg["parent"])

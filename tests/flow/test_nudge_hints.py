@@ -6,18 +6,18 @@ import types
 
 from kombu.asynchronous.timer import Timer
 
-from flowtrace.flow import _state, _wakeup
-from flowtrace.flow.config import Flow
+from flowtrace.flow import _nudge, _wakeup
 from flowtrace.flow.dispatcher import Dispatcher
+from flowtrace.flow.model import Flow
 from flowtrace.testing import capture_events
-from tests.flow.test_state import Ports, config, edge
+from tests.flow.test_wakeup import Ports, config, edge
 
-WIDE = _state.READ_ALL_UP_TO + 4
+WIDE = _wakeup.READ_ALL_UP_TO + 4
 FANS = tuple("F%d" % i for i in range(WIDE))
 
 
 class CountingPorts(Ports):
-    """The fake ports of test_state, counting the outcomes read."""
+    """The fake ports of test_wakeup, counting the outcomes read."""
 
     def __init__(self):
         super().__init__()
@@ -32,14 +32,14 @@ def fan_out(width):
     """A flow started: ``width`` nodes F0.. running, all from one starting edge; returns (config, state, ports)."""
     cfg = config(Flow("f", (edge([], FANS[:width]), edge(FANS[:width], ["A"]))), tasks=FANS[:width] + ("A",))
     ports = CountingPorts()
-    first = _state.WakeUp(cfg, cfg.flows["f"], "D1", None, None, None, ports)
-    assert _state.RUNNING == first.run()
+    first = _wakeup.WakeUp(cfg, cfg.flows["f"], "D1", None, None, None, ports)
+    assert _wakeup.RUNNING == first.run()
     return cfg, json.loads(json.dumps(first.state.to_dict())), ports
 
 
 def wake(cfg, state, ports, ended):
     ports.read = []
-    wakeup = _state.WakeUp(cfg, cfg.flows["f"], "D1", None, None, state, ports, ended=ended)
+    wakeup = _wakeup.WakeUp(cfg, cfg.flows["f"], "D1", None, None, state, ports, ended=ended)
     with capture_events() as captured:
         outcome = wakeup.run()
     return outcome, wakeup, captured
@@ -54,7 +54,7 @@ class TestWakeUpEnded:
         ended = ports.succeed("F3")
         ports.succeed("F5")  # ended too, but its nudge has not come: left for a later wake-up
         outcome, wakeup, captured = wake(cfg, state, ports, [ended])
-        assert (_state.RUNNING, [ended], ["NODE_SUCCESSFUL"], {"F3": [ended]}, WIDE - 1) == (
+        assert (_wakeup.RUNNING, [ended], ["NODE_SUCCESSFUL"], {"F3": [ended]}, WIDE - 1) == (
             outcome, ports.read, captured.names(), wakeup.state.finished, len(wakeup.state.active))
 
     def test_same_events_as_reading_everything(self):
@@ -73,11 +73,11 @@ class TestWakeUpEnded:
 
     def test_few_running_nodes_are_all_read(self):
         """With at most READ_ALL_UP_TO nodes running, every one is read, as without names."""
-        cfg, state, ports = fan_out(_state.READ_ALL_UP_TO)
+        cfg, state, ports = fan_out(_wakeup.READ_ALL_UP_TO)
         named = ports.succeed("F0")
         other = ports.succeed("F2")
         outcome, wakeup, captured = wake(cfg, state, ports, [named])
-        assert (_state.READ_ALL_UP_TO, ["NODE_SUCCESSFUL", "NODE_SUCCESSFUL"], {"F0": [named], "F2": [other]}) == (
+        assert (_wakeup.READ_ALL_UP_TO, ["NODE_SUCCESSFUL", "NODE_SUCCESSFUL"], {"F0": [named], "F2": [other]}) == (
             len(ports.read), captured.names(), wakeup.state.finished)
 
     def test_join_fires_when_the_last_source_is_named(self):
@@ -88,7 +88,7 @@ class TestWakeUpEnded:
         _, wakeup, _ = wake(cfg, state, ports, None)
         last = ports.succeed(FANS[-1])
         outcome, wakeup, captured = wake(cfg, json.loads(json.dumps(wakeup.state.to_dict())), ports, [last])
-        assert (_state.RUNNING, [last], ["NODE_SUCCESSFUL", "TASK_SCHEDULE"], 1) == (
+        assert (_wakeup.RUNNING, [last], ["NODE_SUCCESSFUL", "TASK_SCHEDULE"], 1) == (
             outcome, ports.read, captured.names(), len(ports.ids("A")))
 
 
@@ -107,36 +107,36 @@ class TestNudgeNamesItsNode:
         timer, ran = Timer(), []
         request = self.Request("d1")
         timer.call_after(60, ran.append, (request,))
-        assert True is _wakeup.wake(timer, "d1", "n1")
-        assert ([request], ["n1"]) == (ran, request._request_dict[_wakeup.HINT])
+        assert True is _nudge.wake(timer, "d1", "n1")
+        assert ([request], ["n1"]) == (ran, request._request_dict[_nudge.HINT])
 
     def test_unnamed_nudge_names_nothing(self):
         """A nudge that does not name its node leaves the request without a hint: every node is read."""
         timer = Timer()
         request = self.Request("d1")
         timer.call_after(60, lambda r: None, (request,))
-        _wakeup.wake(timer, "d1")
+        _nudge.wake(timer, "d1")
         assert {"id": "d1"} == request._request_dict
 
     def test_early_nudges_add_up(self):
         """Nudges that come before the message are all named when it arrives, and forgotten then."""
-        _wakeup._remember("d4", "n1")
-        _wakeup._remember("d4", "n2")
-        assert ((True, ["n1", "n2"]), (False, None)) == (_wakeup._take("d4"), _wakeup._take("d4"))
+        _nudge._remember("d4", "n1")
+        _nudge._remember("d4", "n2")
+        assert ((True, ["n1", "n2"]), (False, None)) == (_nudge._take("d4"), _nudge._take("d4"))
 
     def test_one_unnamed_early_nudge_means_read_everything(self):
         """Among early nudges, one that names no node makes the wake-up read every node."""
-        _wakeup._remember("d5", "n1")
-        _wakeup._remember("d5")
-        _wakeup._remember("d5", "n2")
-        assert (True, None) == _wakeup._take("d5")
+        _nudge._remember("d5", "n1")
+        _nudge._remember("d5")
+        _nudge._remember("d5", "n2")
+        assert (True, None) == _nudge._take("d5")
 
 
 def dispatcher(nudged=None, headers=None, countdown=(2.0, 60.0)):
     """What Dispatcher's helpers use of ``self``: its request and its app's settings."""
     request = types.SimpleNamespace(id="D1", headers=headers)
     if nudged is not None:
-        setattr(request, _wakeup.HINT, nudged)
+        setattr(request, _nudge.HINT, nudged)
     app = types.SimpleNamespace(conf={"flowtrace_dispatcher_countdown": countdown})
     return types.SimpleNamespace(request=request, app=app)
 
@@ -162,7 +162,7 @@ class TestDispatcherReads:
     def test_the_hint_does_not_travel_on(self):
         """The next wake-up's message does not carry the nodes that woke this one."""
         sent = {}
-        fake = dispatcher(["n1"], headers={_wakeup.HINT: ["n1"], "mine": 1})
+        fake = dispatcher(["n1"], headers={_nudge.HINT: ["n1"], "mine": 1})
         fake.retry = lambda **options: sent.update(options)
         Dispatcher._retry(fake, {"flow_name": "f", "parent": None, "node_args": None, "retried_count": 0}, 2.0, "q")
         assert ["flowtrace_flow", "mine"] == sorted(sent["headers"])

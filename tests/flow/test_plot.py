@@ -12,7 +12,7 @@ import pytest
 
 import flowtrace
 from flowtrace.flow import plot
-from flowtrace.flow.config import FrozenMap
+from flowtrace.flow.model import FrozenMap
 
 SMALL = """\
 storages: [{name: db, import: tests.flow.sample, classname: MemoryStorage}]

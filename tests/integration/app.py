@@ -37,7 +37,8 @@ from celery.worker.control import control_command
 from kombu import Exchange, Queue
 
 import flowtrace
-from flowtrace import Trace, embedded
+from flowtrace import Trace
+from flowtrace.celery import embedded
 
 
 class ExpectedError(Exception):
@@ -61,7 +62,7 @@ def make_app(broker: str, run_dir: str, queue: str, client_name: str = None) -> 
     """Build the integration app; the same tasks in the pytest process and in the worker."""
     app = Celery("flowtrace_it", set_as_current=False)
     # The embedded broker's settings (and the file:// result backend) come from
-    # flowtrace.embedded, which also writes message files whole (kombu #1551).
+    # flowtrace.celery.embedded, which also writes message files whole (kombu #1551).
     app.conf.update(embedded.celery_config(run_dir))
     if not broker.startswith("filesystem:"):
         app.conf.update(

@@ -277,7 +277,7 @@ class TestFlows:
         # The final state is the second run's: its A and Broken were scheduled after the flow's retry.
         assert flow_retry < log.one("TASK_SCHEDULE", task_id=final["failed_nodes"]["Broken"][0])
         failure = log.details(log.one("TASK_FAILURE", task_id=result.id))
-        assert ("flowtrace.flow.dispatcher.FlowError", True) == (failure["exc_type"], failure["expected"])
+        assert ("flowtrace.errors.FlowError", True) == (failure["exc_type"], failure["expected"])
 
     def test_storage_outage(self, run):
         """A storage that is down gives STORAGE_ISSUE and a retry; the second attempt stores the result."""

@@ -1,1 +1,1 @@
-"""Tests for flowtrace.storages and flowtrace.flow.storage_pool: the storage adapters and the pool."""
+"""Tests for flowtrace.storages: the storage adapters and the pool (flowtrace.storages.pool)."""

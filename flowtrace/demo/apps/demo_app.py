@@ -27,7 +27,7 @@ from celery import Celery, signals
 from celery.exceptions import Ignore, Reject
 
 import flowtrace
-import flowtrace.embedded
+import flowtrace.celery.embedded
 from flowtrace import Trace
 
 #: How long ``flaky`` waits before its second attempt, in seconds.
@@ -41,7 +41,7 @@ def make_app(broker_dir: str, results_dir: str) -> Celery:
     """
     app = Celery("flowtrace_demo", set_as_current=False)
     # The embedded broker, whose message files are written whole (kombu #1551).
-    app.conf.update(flowtrace.embedded.celery_config(broker_dir, results=False))
+    app.conf.update(flowtrace.celery.embedded.celery_config(broker_dir, results=False))
     os.makedirs(results_dir, exist_ok=True)
     app.conf.update(
         result_backend="file://" + os.path.abspath(results_dir),

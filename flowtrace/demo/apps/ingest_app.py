@@ -13,7 +13,7 @@ same folder through the environment::
     flowtrace view $INGEST_DIR/events.jsonl
 
 - ``INGEST_DIR``: the folder of Celery's embedded ``filesystem://`` broker
-  and ``file://`` result backend (see :func:`flowtrace.embedded.celery_config`),
+  and ``file://`` result backend (see :func:`flowtrace.celery.embedded.celery_config`),
   of the ``Documents`` storage of ``ingest.yml`` (``INGEST_DIR/storage``)
   and of the events file ``events.jsonl`` that every process appends to;
 - ``INGEST_READY`` (optional): a file the worker writes its process id to
@@ -28,7 +28,7 @@ import os
 from celery import Celery, signals
 
 import flowtrace
-import flowtrace.embedded
+import flowtrace.celery.embedded
 from flowtrace import Trace
 
 #: The flow configuration, next to this module.
@@ -44,7 +44,7 @@ def make_app(folder: str) -> Celery:
     The producer and the worker each build it, with the same folder.
     """
     app = Celery("ingest", set_as_current=False)
-    app.conf.update(flowtrace.embedded.celery_config(folder))
+    app.conf.update(flowtrace.celery.embedded.celery_config(folder))
     app.conf.update(
         accept_content=["json"],
         worker_prefetch_multiplier=1,

@@ -1,0 +1,168 @@
+"""Every exception a flowtrace user can catch, and the exit codes of the ``flowtrace`` command.
+
+Each one is importable from here and from where it is raised
+(``flowtrace.FatalTaskError``, ``flowtrace.storages.StorageError``,
+``flowtrace.flow.dispatcher.FlowError`` and so on). At run time this module
+imports nothing of flowtrace, so that any module can raise these without
+importing the code of another, and no import circle forms over an error class.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowtrace.flow.model import Problem
+
+__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FatalTaskError", "RetryTask", "NoParentNodeError",
+           "FlowError", "StorageError", "MissingResult", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+
+#: The exit code of a ``flowtrace`` command that failed while running.
+EXIT_FAILURE = 1
+#: The exit code of a bad command line (argparse's convention).
+EXIT_USAGE = 2
+#: The exit code after Ctrl-C.
+EXIT_INTERRUPTED = 130
+
+
+class MissingDependency(ImportError):
+    """An optional package that a sink needs is not installed.
+
+    The message names the extra to install, for example
+    ``pip install flowtrace[sentry]``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class CliError(Exception):
+    """A failure the user can act on; :func:`flowtrace.cli.main` prints it without a traceback.
+
+    Args:
+        message: one line telling what went wrong and, if possible, what to do.
+        exit_code: the process's exit code.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILURE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class FlowConfigError(ValueError):
+    """Flow configuration that cannot be loaded; every problem found is listed.
+
+    Args:
+        problems: the problems found.
+
+    Attributes:
+        problems: the :class:`~flowtrace.flow.model.Problem` tuples, in file and line order.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        head = "%d error%s in flow configuration" % (count, "" if count == 1 else "s")
+        super().__init__("\n".join([head] + [str(problem) for problem in self.problems]))
+
+
+class FatalTaskError(Exception):
+    """Raised by a flow task that must fail now, without the retries its ``max_retry`` allows.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class NoParentNodeError(LookupError):
+    """A flow task asked for the result of a node that did not run before it.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class RetryTask(Exception):
+    """Raised by :meth:`flowtrace.FlowTask.retry`: run the task again after ``countdown`` seconds.
+
+    Such a retry is the task's own decision, so it does not count against its
+    ``max_retry`` (as in Selinon).
+
+    Args:
+        countdown: seconds to wait before the next attempt.
+
+    Attributes:
+        countdown: seconds to wait before the next attempt.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, countdown: float = 0) -> None:
+        super().__init__("the task asked to be retried in %ss" % (countdown,))
+        self.countdown = countdown
+
+
+class FlowError(Exception):
+    """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
+
+    Args:
+        state: the flow's final state.
+
+    Attributes:
+        state: ``{"finished_nodes": ..., "failed_nodes": ..., "active_nodes": ...}``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, state=None):
+        super().__init__(state)
+        self.state = state
+
+    def __str__(self):
+        state = self.state or {}
+        return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
+
+
+class StorageError(Exception):
+    """A storage operation failed, and the task that asked for it should be retried.
+
+    :class:`~flowtrace.storages.pool.StoragePool` raises it, after
+    emitting ``STORAGE_ISSUE``, whenever an adapter raises while it is created,
+    connected, or asked to retrieve, store or delete a result. The adapter's
+    own exception is the ``__cause__``. Nothing has been kept half-done: an
+    adapter that failed to connect is not marked connected, and a result that
+    failed to be read is not put in the result cache. Retrying the whole
+    operation is therefore safe.
+
+    Args:
+        message: what failed.
+        storage_name: the name of the storage, as in the flow configuration.
+        operation: the operation that failed.
+
+    Attributes:
+        storage_name: the name of the storage, as in the flow configuration.
+        operation: ``'connect'``, ``'retrieve'``, ``'store'``,
+            ``'store_error'`` or ``'delete'``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, storage_name: str | None = None, operation: str | None = None):
+        super().__init__(message)
+        self.storage_name = storage_name
+        self.operation = operation
+
+
+class MissingResult(LookupError):
+    """No result is stored for this flow name, task name and task id.
+
+    The built-in adapters raise it from ``retrieve()`` and ``delete()``. It is
+    a :class:`LookupError`, like :class:`KeyError`, but its message reads as a
+    sentence.
+
+    .. versionadded:: 0.1.0
+    """

@@ -1,0 +1,63 @@
+"""Putting a loaded flow configuration on a Celery app: :func:`register`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flowtrace.flow import _runtime
+from flowtrace.trace import Trace
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from flowtrace.flow.model import FlowConfig
+
+
+def register(app: Celery, config: FlowConfig) -> FlowConfig:
+    """Make ``config`` the flow configuration of a Celery app.
+
+    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, stores
+    the configuration as ``app.conf.flowtrace_flows``, and registers the
+    dispatcher task (``flowtrace.dispatcher``) and one Celery task per flow
+    task, named as the task. Workers of the app also get the
+    ``flowtrace_wakeup`` remote-control command, through which a node that
+    ends wakes its dispatcher at once. Registering the same configuration
+    again changes nothing.
+
+    Args:
+        app: the :class:`celery.Celery` app.
+        config: what :func:`flowtrace.load_flows` returned.
+
+    Returns:
+        ``config``.
+
+    Raises:
+        ValueError: if the app already has a different flow configuration,
+            a flow task's name is taken by another task of the app, or a
+            trace sink cannot be built (a JSON ``path`` that cannot be
+            opened, for instance).
+
+    .. versionadded:: 0.1.0
+    """
+    current = app.conf.get(_runtime.APP_SETTING)
+    if current is not None:
+        if current == config:
+            return config
+        raise ValueError("app %r already has a flow configuration (from %s); load every file in one "
+                         "load_flows() call" % (app.main, ", ".join(current.files) or "no file"))
+    # Imported here, as they import Celery: loading and checking flows does without it.
+    from flowtrace.flow import _nudge, _runner
+    from flowtrace.flow.dispatcher import Dispatcher
+
+    taken = [name for name in (_runtime.DISPATCHER_NAME,) + tuple(config.tasks) if name in app.tasks]
+    if taken:
+        raise ValueError("app %r already has a task named %s; flow tasks are registered under their names"
+                         % (app.main, ", ".join(map(repr, taken))))
+    if config.settings.trace:
+        Trace.configure(list(config.settings.trace))
+    app.conf[_runtime.APP_SETTING] = config
+    app.register_task(type("Dispatcher", (Dispatcher,), {"__module__": Dispatcher.__module__})())
+    for entry in config.tasks.values():
+        _runner.make_task(app, entry)
+    _nudge.connect()
+    return config

@@ -1,0 +1,504 @@
+"""The data model of a flow configuration: what :func:`flowtrace.load_flows` returns.
+
+Every class here is a frozen dataclass holding plain data: names, numbers,
+tuples and read-only mappings, never a live object. A configuration can be
+compared, printed, pickled and shared between threads, and the dispatcher
+reads it without importing anything but the predicate functions it calls.
+Nodes refer to each other by name; :meth:`FlowConfig.node` looks a name up.
+
+Each object remembers where it was written (:class:`Location`), so that a
+problem found at run time can point at the line of YAML that caused it.
+
+Reading and checking YAML is :mod:`flowtrace.flow.load`'s part; nothing
+here imports it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple, TypeVar, Union
+
+from flowtrace.errors import FlowConfigError
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+__all__ = [
+    "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
+    "Condition", "Foreach", "Edge", "Failure", "Flow", "Settings", "FlowConfig", "ALWAYS_TRUE",
+    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE",
+]
+
+#: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
+#:
+#: .. versionadded:: 0.1.0
+DEFAULT_QUEUE = "celery"
+
+#: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
+#:
+#: .. versionadded:: 0.1.0
+PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures")
+
+
+class Location(NamedTuple):
+    """Where something was written: a file and a 1-based line.
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return "%s:%d" % (self.path, self.line)
+
+
+class Problem(NamedTuple):
+    """One error found in flow configuration; ``str()`` gives ``file:line: message``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    path: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return "%s:%d: %s" % (self.path, self.line, self.message)
+
+
+class FrozenMap(dict[_K, _V], Generic[_K, _V]):
+    """A :class:`dict` that refuses changes; hashable when its values are.
+
+    Used for every mapping in the configuration. Values nested inside it
+    (the lists and dicts of a predicate's ``args`` or a storage's
+    ``configuration``) are plain copies of what the YAML held, so that a
+    predicate comparing a list with a list still gets equality.
+
+    .. versionadded:: 0.1.0
+    """
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("flow configuration is read-only")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    # typeshed declares dict unhashable (__hash__ = None); this one is read-only.
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def __reduce__(self) -> tuple[type[FrozenMap[_K, _V]], tuple[dict[_K, _V]]]:
+        return (FrozenMap, (dict(self),))
+
+    def __copy__(self) -> FrozenMap[_K, _V]:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenMap[_K, _V]:
+        return self
+
+    def __repr__(self) -> str:
+        return "FrozenMap(%s)" % dict.__repr__(self)
+
+
+def _import(module: str, name: str) -> Any:
+    return getattr(importlib.import_module(module), name)
+
+
+class _ClassReference:
+    # What a storage and a task share: a class named by its module and its name.
+    import_path: str
+    class_name: str
+
+    def load_class(self) -> type:
+        """Import and return the class (YAML ``import`` and ``classname``).
+
+        Returns:
+            The class named by ``import_path`` and ``class_name``.
+
+        Raises:
+            ImportError: if the module cannot be imported.
+            AttributeError: if the module has no such class.
+
+        .. versionadded:: 0.1.0
+        """
+        return _import(self.import_path, self.class_name)
+
+
+@dataclass(frozen=True)
+class Storage(_ClassReference):
+    """A ``storages`` entry: where task results are kept.
+
+    Attributes:
+        name: the name tasks use in their ``storage`` key.
+        import_path: the module of the storage class (YAML ``import``).
+        class_name: the class in that module (YAML ``classname``; the name by default).
+        configuration: keyword arguments for the class (YAML ``configuration``).
+        location: where the entry was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    import_path: str
+    class_name: str
+    # Not FrozenMap[str, Any]: a comma here splits the documented signature (Sphinx and ``<factory>``).
+    configuration: FrozenMap = field(default_factory=FrozenMap)
+    location: Optional[Location] = None
+
+
+
+@dataclass(frozen=True)
+class Task(_ClassReference):
+    """A ``tasks`` entry.
+
+    Attributes:
+        name: the node name used in flows; unique among tasks and flows.
+        import_path: the module of the task class (YAML ``import``).
+        class_name: the class in that module (YAML ``classname``; the name by default).
+        max_retry: how many times the task is retried after a failure.
+        retry_countdown: seconds to wait before a retry.
+        storage: the name of the :class:`Storage` its result goes to, or None.
+        storage_readonly: the task reads its storage but its result is not stored.
+        storage_task_name: the name its result is stored under (the task name by default).
+        queue: the Celery queue, ``{VAR}`` environment references expanded.
+        output_schema: the path of a JSON schema for its result, or None.
+        location: where the entry was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    import_path: str
+    class_name: str
+    max_retry: int = 0
+    retry_countdown: float = 0
+    storage: Optional[str] = None
+    storage_readonly: bool = False
+    storage_task_name: Optional[str] = None
+    queue: str = DEFAULT_QUEUE
+    output_schema: Optional[str] = None
+    location: Optional[Location] = None
+
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A call of one predicate function: a leaf of a condition.
+
+    Evaluate conditions with :func:`flowtrace.flow.conditions.evaluate`.
+
+    Attributes:
+        name: the function's name, looked up in ``predicates_module`` and then
+            among the built-ins of :mod:`flowtrace.flow.predicates`.
+        node: the node whose result the predicate reads, when it reads one.
+            Filled in from the edge when the edge has a single ``from`` node.
+        args: the keyword arguments given in YAML (``args``).
+        reads_result: the function takes ``message``: the node's stored result.
+        reads_node_args: the function takes ``node_args``: the flow's arguments.
+        location: where the predicate was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    node: Optional[str] = None
+    args: FrozenMap = field(default_factory=FrozenMap)  # as Storage.configuration
+    reads_result: bool = False
+    reads_node_args: bool = False
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class And:
+    """True when every one of ``children`` is true; evaluated left to right, lazily.
+
+    .. versionadded:: 0.1.0
+    """
+
+    children: Tuple["Condition", ...]
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class Or:
+    """True when any one of ``children`` is true; evaluated left to right, lazily.
+
+    .. versionadded:: 0.1.0
+    """
+
+    children: Tuple["Condition", ...]
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class Not:
+    """True when ``child`` is false.
+
+    .. versionadded:: 0.1.0
+    """
+
+    child: "Condition"
+    location: Optional[Location] = None
+
+
+#: A condition: a tree of :class:`And`, :class:`Or` and :class:`Not` over :class:`Predicate` leaves.
+Condition = Union[Predicate, And, Or, Not]
+
+#: The condition of an edge that has none in YAML.
+#:
+#: .. versionadded:: 0.1.0
+ALWAYS_TRUE = Predicate("alwaysTrue")
+
+
+@dataclass(frozen=True)
+class Foreach:
+    """An edge's ``foreach``: start the ``to`` nodes once per item of an iterable.
+
+    The function is called as ``function(storage_pool, node_args)``, as in
+    Selinon, and returns the iterable.
+
+    Attributes:
+        import_path: the module (YAML ``import``).
+        function: the function's name in that module.
+        propagate_result: each item becomes the node arguments of the
+            sub-flows started (every ``to`` node is then a flow).
+        location: where ``foreach`` was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    import_path: str
+    function: str
+    propagate_result: bool = False
+    location: Optional[Location] = None
+
+    def load(self) -> Callable[..., Any]:
+        """Import and return the function.
+
+        Returns:
+            The function named by ``import_path`` and ``function``, which the
+            dispatcher calls as ``function(storage_pool, node_args)``.
+
+        Raises:
+            ImportError: if the module named by ``import_path`` cannot be imported.
+            AttributeError: if it has no ``function``.
+
+        .. versionadded:: 0.1.0
+        """
+        return _import(self.import_path, self.function)
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge of a flow: when every ``from`` node has finished and the condition holds, start the ``to`` nodes.
+
+    Attributes:
+        nodes_from: the names of the nodes waited for; empty for a starting edge.
+        nodes_to: the names of the nodes started.
+        condition: the condition; :data:`ALWAYS_TRUE` when YAML gives none.
+        foreach: the :class:`Foreach`, or None.
+        location: where the edge was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    nodes_from: Tuple[str, ...]
+    nodes_to: Tuple[str, ...]
+    condition: Condition = ALWAYS_TRUE
+    foreach: Optional[Foreach] = None
+    location: Optional[Location] = None
+
+    @property
+    def is_starting(self) -> bool:
+        """Whether this edge starts the flow (it has no ``from`` nodes).
+
+        .. versionadded:: 0.1.0
+        """
+        return not self.nodes_from
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A ``failures`` entry of a flow: what to start when some nodes fail.
+
+    Attributes:
+        nodes: the nodes whose failure this entry handles, all of them together.
+        fallback: the names of the nodes to start instead, or True to carry on
+            as if the nodes had not failed.
+        propagate_failure: once the fallback has run, the flow still fails.
+        location: where the entry was written.
+        condition: when the entry applies; predicates of the flow's
+            arguments only, as no result is read. :data:`ALWAYS_TRUE` when
+            YAML gives none.
+
+    .. versionadded:: 0.1.0
+    """
+
+    nodes: Tuple[str, ...]
+    fallback: Union[Literal[True], Tuple[str, ...]]
+    propagate_failure: bool = False
+    location: Optional[Location] = None
+    condition: "Condition" = ALWAYS_TRUE
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A flow: a named graph of tasks and sub-flows.
+
+    Attributes:
+        name: the node name; unique among tasks and flows.
+        edges: the edges, in the order written.
+        failures: the :class:`Failure` entries, in the order written.
+        nowait: nodes the flow starts but does not wait for.
+        max_retry: how many times the whole flow is retried after a failure.
+        retry_countdown: seconds to wait before such a retry.
+        queue: the Celery queue of its dispatcher, ``{VAR}`` references expanded.
+        propagate_node_args: True, False or the names of the sub-flows that get
+            this flow's node arguments.
+        propagate_parent: True, False or the sub-flows told which nodes ran before them.
+        propagate_finished: True, False or the sub-flows whose finished nodes
+            are passed on to the nodes after them.
+        propagate_failures: True, False or the sub-flows whose failed nodes are
+            passed on to the fallbacks.
+        location: where the flow's definition was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    edges: Tuple[Edge, ...]
+    failures: Tuple[Failure, ...] = ()
+    nowait: Tuple[str, ...] = ()
+    max_retry: int = 0
+    retry_countdown: float = 0
+    queue: str = DEFAULT_QUEUE
+    propagate_node_args: Union[bool, Tuple[str, ...]] = False
+    propagate_parent: Union[bool, Tuple[str, ...]] = False
+    propagate_finished: Union[bool, Tuple[str, ...]] = False
+    propagate_failures: Union[bool, Tuple[str, ...]] = False
+    location: Optional[Location] = None
+
+    @property
+    def starting_edges(self) -> Tuple[Edge, ...]:
+        """The edges without ``from`` nodes, which run when the flow starts.
+
+        .. versionadded:: 0.1.0
+        """
+        return tuple(edge for edge in self.edges if edge.is_starting)
+
+    def node_names(self) -> Tuple[str, ...]:
+        """Every node the flow names in its edges and failures, in the order first written.
+
+        Returns:
+            The node names, each once.
+
+        .. versionadded:: 0.1.0
+        """
+        seen: dict[str, None] = {}
+        for edge in self.edges:
+            for name in edge.nodes_from + edge.nodes_to:
+                seen.setdefault(name)
+        for failure in self.failures:
+            fallback = failure.fallback if isinstance(failure.fallback, tuple) else ()
+            for name in failure.nodes + fallback:
+                seen.setdefault(name)
+        return tuple(seen)
+
+    def propagates(self, option: str, node: str) -> bool:
+        """Whether ``propagate_<option>`` applies to ``node``: set to True, or a list naming it.
+
+        Args:
+            option: one of :data:`PROPAGATE_OPTIONS`, such as ``'node_args'``.
+            node: a node name.
+
+        Raises:
+            ValueError: for an unknown option.
+
+        .. versionadded:: 0.1.0
+        """
+        if option not in PROPAGATE_OPTIONS:
+            raise ValueError("unknown propagate option %r; expected one of %s" % (option, ", ".join(PROPAGATE_OPTIONS)))
+        value = getattr(self, "propagate_" + option)
+        return value is True or (isinstance(value, tuple) and node in value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ``global`` section.
+
+    Attributes:
+        trace: the ``trace`` entries, one sink per entry, as
+            :meth:`flowtrace.Trace.configure` takes them. Selinon's single
+            mapping and its entries with several sinks are split into one entry each.
+        predicates_module: the module user predicates come from, or None.
+        default_task_queue: the queue of tasks that do not name one.
+        default_dispatcher_queue: the queue of flows that do not name one.
+        location: where the section was written, or None when there is none.
+
+    .. versionadded:: 0.1.0
+    """
+
+    trace: Tuple[Any, ...] = ()
+    predicates_module: Optional[str] = None
+    default_task_queue: str = DEFAULT_QUEUE
+    default_dispatcher_queue: str = DEFAULT_QUEUE
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    """A loaded and checked flow configuration: what :func:`flowtrace.load_flows` returns.
+
+    Attributes:
+        tasks: task name to :class:`Task`, in the order written.
+        flows: flow name to :class:`Flow`, in the order listed under ``flows``.
+        storages: storage name to :class:`Storage`.
+        settings: the ``global`` section.
+        files: the YAML files read, in the order read.
+
+    .. versionadded:: 0.1.0
+    """
+
+    tasks: FrozenMap[str, Task]
+    flows: FrozenMap[str, Flow]
+    storages: FrozenMap[str, Storage]
+    settings: Settings = Settings()
+    files: Tuple[str, ...] = ()
+
+    def node(self, name: str) -> Union[Task, Flow]:
+        """Return the task or flow called ``name``.
+
+        Args:
+            name: a node name.
+
+        Returns:
+            The :class:`Task` or :class:`Flow`.
+
+        Raises:
+            KeyError: if there is neither.
+
+        .. versionadded:: 0.1.0
+        """
+        if name in self.tasks:
+            return self.tasks[name]
+        return self.flows[name]
+
+    def is_flow(self, name: str) -> bool:
+        """Whether ``name`` is a flow (and not a task).
+
+        Args:
+            name: a node name.
+
+        Returns:
+            True for a flow, False for a task or an unknown name.
+
+        .. versionadded:: 0.1.0
+        """
+        return name in self.flows
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows.values())

@@ -1,0 +1,470 @@
+"""``StoragePool``: the storage adapters of a flow setup, and the events around every storage operation.
+
+Tasks store their results through the pool, and the dispatcher reads them
+through it. The pool creates each adapter on first use, connects it, and
+wraps each operation in its ``STORAGE_*`` events. When an adapter fails, the
+pool emits ``STORAGE_ISSUE`` and raises
+:class:`~flowtrace.storages.StorageError`, which tells the calling task to
+retry instead of losing the result.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Union
+
+from flowtrace.errors import MissingResult, StorageError
+from flowtrace.storages import _msg
+from flowtrace.storages._cache import ResultCache
+from flowtrace.storages.base import DataStorage, ExcInfo
+from flowtrace.trace import Trace
+
+if TYPE_CHECKING:
+    from flowtrace.flow.model import FlowConfig
+
+#: What :class:`StoragePool` takes for one storage: ``(adapter class,
+#: configuration)``, the configuration a mapping of keyword arguments or
+#: None, or an adapter instance.
+StorageSpec = Union[tuple[type[DataStorage], Union[Mapping[str, Any], None]], DataStorage]
+
+__all__ = ["StoragePool", "FlowResults", "StorageError", "MissingResult"]
+
+_FAILED = {
+    "connect": "could not connect",
+    "retrieve": "could not retrieve the result of",
+    "store": "could not store the result of",
+    "store_error": "could not store the error of",
+    "delete": "could not delete the result of",
+}
+
+
+class StoragePool:
+    """The storage adapters of a flow setup, by storage name, and the tasks that use them.
+
+    Each operation takes the task's name as the flow configuration knows it;
+    the pool finds the task's storage and passes the adapter the task's
+    *storage task name* instead (the same name unless configured otherwise).
+    The events each operation emits are listed in :doc:`/storages`.
+
+    Example::
+
+        from flowtrace.storages.pool import StoragePool
+        from flowtrace.storages import RedisStorage
+
+        pool = StoragePool(
+            {"Results": (RedisStorage, {"url": "redis://127.0.0.1:6379/0"})},
+            task_storage={"fetch": "Results", "parse": "Results"},
+        )
+        pool.store(node_args, "order", "fetch", task_id, {"status": 200})
+        pool.retrieve("order", "fetch", task_id)
+
+    Args:
+        storages: storage name to either ``(adapter class, configuration)``,
+            where the configuration mapping (or ``None``) becomes the
+            constructor's keyword arguments when the storage is first used,
+            or an adapter instance already made.
+        task_storage: task name to the name of the storage holding its
+            results. A task that is not listed has no storage.
+        storage_task_names: task name to the name its results are stored
+            under, for the tasks where it differs from the task name.
+        cache_size: how many retrieved results to keep in this pool's
+            result cache (least recently used first out); ``0``, the default
+            as in Selinon, turns the cache and its ``TASK_RESULT_CACHE_*``
+            events off. A cached result is returned as a copy, so a caller
+            that changes it does not change the cache.
+
+    Raises:
+        ValueError: naming the entry that is wrong: an adapter class that
+            does not subclass :class:`~flowtrace.DataStorage`, a configuration
+            that is not a mapping, a task whose storage is not in
+            ``storages``, a storage task name for a task without storage, or
+            a negative ``cache_size``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, storages: Mapping[str, StorageSpec], task_storage: Mapping[str, str] | None = None,
+                 storage_task_names: Mapping[str, str] | None = None, *, cache_size: int = 0) -> None:
+        self._specs: dict[str, tuple[type[DataStorage], dict[str, Any]]] = {}
+        self._adapters: dict[str, DataStorage] = {}
+        for name, spec in dict(storages).items():
+            if not isinstance(name, str) or not name:
+                raise ValueError("a storage name must be a non-empty string, got %r" % (name,))
+            if isinstance(spec, DataStorage):
+                self._adapters[name] = spec
+                self._specs[name] = (type(spec), {})  # never used: the adapter exists
+            else:
+                self._specs[name] = _check_spec(name, spec)
+        self._task_storage = dict(task_storage or {})
+        for task_name, storage_name in self._task_storage.items():
+            if storage_name not in self._specs:
+                raise ValueError("task %r uses the storage %r, which is not among the storages (%s)"
+                                 % (task_name, storage_name, ", ".join(sorted(self._specs)) or "none"))
+        self._storage_task_names = dict(storage_task_names or {})
+        for task_name, stored_as in self._storage_task_names.items():
+            if task_name not in self._task_storage:
+                raise ValueError("task %r has a storage task name (%r) but no storage" % (task_name, stored_as))
+            if not isinstance(stored_as, str) or not stored_as:
+                raise ValueError("the storage task name of task %r must be a non-empty string, got %r"
+                                 % (task_name, stored_as))
+        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
+            raise ValueError("cache_size must be an integer >= 0, got %r" % (cache_size,))
+        self.cache_size = cache_size
+        self._cache = ResultCache(cache_size)
+        self._locks = {name: threading.Lock() for name in self._specs}
+
+    @classmethod
+    def from_config(cls, config: FlowConfig, *, cache_size: int = 0) -> StoragePool:
+        """Return a pool for the storages and tasks of a loaded flow configuration.
+
+        The storage classes are imported now, so that a wrong ``import`` or
+        ``classname`` fails here; the adapters are still created on first use.
+
+        Args:
+            config: a :class:`~flowtrace.flow.model.FlowConfig`, as
+                :func:`flowtrace.load_flows` returns it.
+            cache_size: as for the constructor.
+
+        Raises:
+            ValueError: as the constructor does.
+            ImportError: if a storage class cannot be imported.
+
+        .. versionadded:: 0.1.0
+        """
+        storages: dict[str, StorageSpec] = {name: (storage.load_class(), storage.configuration)
+                                            for name, storage in config.storages.items()}
+        task_storage = {name: task.storage for name, task in config.tasks.items() if task.storage is not None}
+        storage_task_names = {name: task.storage_task_name for name, task in config.tasks.items()
+                              if task.storage is not None and task.storage_task_name not in (None, name)}
+        return cls(storages, task_storage, storage_task_names, cache_size=cache_size)
+
+    # --- lookups -----------------------------------------------------------
+
+    def storage_name_of(self, task_name: str) -> str | None:
+        """Return the name of the storage holding a task's results, or ``None`` if it has none.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._task_storage.get(task_name)
+
+    def storage_task_name_of(self, task_name: str) -> str:
+        """Return the name a task's results are stored under.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._storage_task_names.get(task_name, task_name)
+
+    def get_connected_storage(self, storage_name: str) -> DataStorage:
+        """Return a storage's adapter, a :class:`~flowtrace.DataStorage`, created and connected first if needed.
+
+        Connecting emits ``STORAGE_CONNECT``.
+
+        Args:
+            storage_name: the storage.
+
+        Raises:
+            ValueError: if no storage has this name.
+            flowtrace.storages.StorageError: if the adapter could not be
+                created or connected, after ``STORAGE_ISSUE``.
+
+        .. versionadded:: 0.1.0
+        """
+        if storage_name not in self._specs:
+            raise ValueError("no storage is named %r; the storages are %s"
+                             % (storage_name, ", ".join(sorted(self._specs)) or "none"))
+        return self._connected(storage_name, _msg.storage(storage_name))
+
+    def results(self, flow_name: str, id_mapping: Mapping[str, str]) -> FlowResults:
+        """Return a view that reads the results of one flow's tasks by task name.
+
+        Args:
+            flow_name: the flow the tasks ran in.
+            id_mapping: task name to the task id whose result to read.
+
+        Returns:
+            A :class:`FlowResults`.
+
+        .. versionadded:: 0.1.0
+        """
+        return FlowResults(self, flow_name, id_mapping)
+
+    # --- operations --------------------------------------------------------
+
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """Return a task's result, from the result cache or from its storage.
+
+        Emits ``STORAGE_RETRIEVE`` then ``STORAGE_RETRIEVED`` around the
+        adapter's :meth:`~flowtrace.DataStorage.retrieve`; with a cache, the
+        ``TASK_RESULT_CACHE_*`` events around the lookup.
+
+        Args:
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run whose result to read.
+
+        Raises:
+            ValueError: if the task has no storage.
+            flowtrace.storages.StorageError: if the adapter failed, after
+                ``STORAGE_ISSUE``. A result that is not stored is such a
+                failure: the adapter's
+                :class:`~flowtrace.storages.MissingResult` is then the
+                ``__cause__``.
+
+        .. versionadded:: 0.1.0
+        """
+        storage_name, msg = self._msg(flow_name, task_name, task_id)
+        key = (flow_name, task_name, task_id)
+        cache_msg: dict[str, Any] | None = None
+        if self.cache_size:
+            cache_msg = _msg.cache(flow_name, task_name, task_id, storage_name)
+            found, value = self._cache.get(key, cache_msg)
+            if found:
+                return value
+        adapter = self._connected(storage_name, msg)
+        Trace.log(Trace.STORAGE_RETRIEVE, msg)
+        try:
+            result = adapter.retrieve(flow_name, msg["storage_task_name"], task_id)
+        except Exception as exc:
+            raise self._issue(msg, "retrieve", exc) from exc
+        Trace.log(Trace.STORAGE_RETRIEVED, msg)
+        if cache_msg is not None:
+            self._cache.add(key, result, cache_msg)
+        return result
+
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
+        """Store a task's result in its storage and return the adapter's record id.
+
+        Emits ``STORAGE_STORE`` then ``STORAGE_STORED`` (with ``record_id``)
+        around the adapter's :meth:`~flowtrace.DataStorage.store`.
+
+        Args:
+            node_args: the flow's arguments, which some adapters keep with the result.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that returned ``result``.
+            result: the task's result.
+
+        Returns:
+            What the adapter returned.
+
+        Raises:
+            ValueError: if the task has no storage.
+            flowtrace.storages.StorageError: if the adapter failed, after
+                ``STORAGE_ISSUE``.
+
+        .. versionadded:: 0.1.0
+        """
+        storage_name, msg = self._msg(flow_name, task_name, task_id)
+        adapter = self._connected(storage_name, msg)
+        Trace.log(Trace.STORAGE_STORE, msg)
+        try:
+            record_id = adapter.store(node_args, flow_name, msg["storage_task_name"], task_id, result)
+        except Exception as exc:
+            raise self._issue(msg, "store", exc) from exc
+        finally:
+            # Even a failed write may have reached the storage: drop what the
+            # cache held, so the next read asks the storage.
+            self._cache.evict((flow_name, task_name, task_id))
+        Trace.log(Trace.STORAGE_STORED, msg, record_id=record_id)
+        return record_id
+
+    def store_error(self, node_args: Any, flow_name: str, task_name: str, task_id: str,
+                    exc_info: ExcInfo | BaseException) -> bool:
+        """Store why a task failed, if its storage can; return whether it was stored.
+
+        Emits ``STORAGE_STORE_ERROR`` once the adapter stored the error, or
+        ``STORAGE_OMIT_STORE_ERROR`` when the task has no storage or its
+        adapter does not implement :meth:`~flowtrace.DataStorage.store_error`
+        (an adapter that does not override it is not even connected). Both
+        carry ``error_type``, ``error_value`` and ``error_traceback``.
+
+        Args:
+            node_args: the flow's arguments.
+            flow_name: the flow the task ran in.
+            task_name: the task, as the flow configuration names it.
+            task_id: the run that failed.
+            exc_info: ``(type, value, traceback)`` or the exception itself.
+
+        Returns:
+            Whether the error was stored.
+
+        Raises:
+            flowtrace.storages.StorageError: if the adapter failed, after
+                ``STORAGE_ISSUE``.
+
+        .. versionadded:: 0.1.0
+        """
+        error = _msg.error(exc_info)
+        storage_name = self.storage_name_of(task_name)
+        if storage_name is None:
+            Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, _msg.result(flow_name, task_name, task_id, None, None), error)
+            return False
+        msg = _msg.result(flow_name, task_name, task_id, storage_name, self.storage_task_name_of(task_name))
+        if self._specs[storage_name][0].store_error is DataStorage.store_error:
+            Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
+            return False
+        adapter = self._connected(storage_name, msg)
+        if isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        try:
+            adapter.store_error(node_args, flow_name, msg["storage_task_name"], task_id, exc_info)
+        except NotImplementedError:
+            Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
+            return False
+        except Exception as exc:
+            raise self._issue(msg, "store_error", exc) from exc
+        Trace.log(Trace.STORAGE_STORE_ERROR, msg, error)
+        return True
+
+    def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
+        """Delete a task's result (and error) from its storage and from the result cache.
+
+        Emits ``STORAGE_DELETE`` then ``STORAGE_DELETED`` around the adapter's
+        :meth:`~flowtrace.DataStorage.delete`.
+
+        Args:
+            flow_name: the flow.
+            task_name: the task whose result (and error) to delete.
+            task_id: the run.
+
+        Raises:
+            ValueError: if the task has no storage.
+            flowtrace.storages.StorageError: if the adapter failed, after
+                ``STORAGE_ISSUE``; nothing stored for the task is such a
+                failure.
+
+        .. versionadded:: 0.1.0
+        """
+        storage_name, msg = self._msg(flow_name, task_name, task_id)
+        adapter = self._connected(storage_name, msg)
+        Trace.log(Trace.STORAGE_DELETE, msg)
+        try:
+            adapter.delete(flow_name, msg["storage_task_name"], task_id)
+        except Exception as exc:
+            raise self._issue(msg, "delete", exc) from exc
+        finally:
+            self._cache.evict((flow_name, task_name, task_id))
+        Trace.log(Trace.STORAGE_DELETED, msg)
+
+    def disconnect_all(self) -> None:
+        """Disconnect every connected adapter, emitting ``STORAGE_DISCONNECT`` for each; never raises.
+
+        Call it when a worker process shuts down. An adapter whose
+        ``disconnect()`` raises is reported with ``STORAGE_ISSUE`` and the
+        others are still disconnected. An adapter used again afterwards is
+        connected again.
+
+        .. versionadded:: 0.1.0
+        """
+        for name in sorted(self._adapters):
+            with self._locks[name]:
+                adapter = self._adapters[name]
+                try:
+                    if not adapter.is_connected():
+                        continue
+                    Trace.log(Trace.STORAGE_DISCONNECT, _msg.connection(name))
+                    adapter.disconnect()
+                except Exception:
+                    Trace.log(Trace.STORAGE_ISSUE, _msg.storage(name), what=traceback.format_exc())
+
+    # --- internals -----------------------------------------------------------
+
+    def _msg(self, flow_name: str, task_name: str, task_id: str) -> tuple[str, dict[str, Any]]:
+        storage_name = self.storage_name_of(task_name)
+        if storage_name is None:
+            raise ValueError("task %r has no storage; the tasks with one are %s"
+                             % (task_name, ", ".join(sorted(self._task_storage)) or "none"))
+        return storage_name, _msg.result(flow_name, task_name, task_id, storage_name,
+                                         self.storage_task_name_of(task_name))
+
+    def _connected(self, storage_name: str, msg: dict[str, Any]) -> DataStorage:
+        adapter = self._adapters.get(storage_name)
+        try:
+            if adapter is not None and adapter.is_connected():
+                return adapter
+            # One thread creates and connects; the others wait and reuse it.
+            with self._locks[storage_name]:
+                adapter = self._adapters.get(storage_name)
+                if adapter is None:
+                    cls, configuration = self._specs[storage_name]
+                    adapter = cls(**configuration)
+                    self._adapters[storage_name] = adapter
+                if not adapter.is_connected():
+                    Trace.log(Trace.STORAGE_CONNECT, _msg.connection(storage_name))
+                    adapter.connect()
+            return adapter
+        except Exception as exc:
+            raise self._issue(msg, "connect", exc) from exc
+
+    def _issue(self, msg: dict[str, Any], operation: str, exc: Exception) -> StorageError:
+        Trace.log(Trace.STORAGE_ISSUE, msg, what=traceback.format_exc())
+        if operation == "connect":
+            subject = "storage %r %s" % (msg["storage_name"], _FAILED[operation])
+        else:
+            subject = "storage %r %s task %s (id %s) of flow %s" % (
+                msg["storage_name"], _FAILED[operation], msg["task_name"], msg["task_id"], msg["flow_name"])
+        return StorageError("%s: %s: %s" % (subject, type(exc).__name__, _text(exc)),
+                            storage_name=msg["storage_name"], operation=operation)
+
+
+class FlowResults:
+    """The results of one flow's tasks, read by task name through a :class:`StoragePool`.
+
+    What Selinon hands to edge conditions as its storage pool: ``get(name)``
+    returns the result of the task ``name`` that ran in this flow.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, pool: StoragePool, flow_name: str, id_mapping: Mapping[str, str]) -> None:
+        self.pool = pool
+        self.flow_name = flow_name
+        self.id_mapping = dict(id_mapping)
+
+    def get(self, task_name: str) -> Any:
+        """Return the result of the task ``task_name`` of this flow.
+
+        Args:
+            task_name: the task, as the flow configuration names it.
+
+        Raises:
+            KeyError: if the flow has no finished task of that name.
+            flowtrace.storages.StorageError: as :meth:`StoragePool.retrieve`.
+
+        .. versionadded:: 0.1.0
+        """
+        return self.pool.retrieve(self.flow_name, task_name, self.id_mapping[task_name])
+
+
+def _check_spec(name: str, spec: Any) -> tuple[type[DataStorage], dict[str, Any]]:
+    try:
+        cls, configuration = spec
+    except (TypeError, ValueError):
+        # Named by type only: a spec can hold a connection URL with its password.
+        what = "the class %s alone" % spec.__name__ if isinstance(spec, type) else "a %s" % type(spec).__name__
+        raise ValueError("storage %r must be an adapter instance or a (class, configuration) pair, got %s"
+                         % (name, what)) from None
+    if not (isinstance(cls, type) and issubclass(cls, DataStorage)):
+        raise ValueError("storage %r: %r is not a subclass of flowtrace.DataStorage" % (name, cls))
+    if configuration is None:
+        configuration = {}
+    if not isinstance(configuration, Mapping):
+        raise ValueError("storage %r: the configuration must be a mapping of keyword arguments, got a %s"
+                         % (name, type(configuration).__name__))
+    return cls, dict(configuration)
+
+
+def _text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return "<unprintable %s>" % type(exc).__name__
+
