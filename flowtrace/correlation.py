@@ -92,6 +92,16 @@ class CorrelationFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Set each of :data:`FIELDS` on ``record`` that it does not have yet.
+
+        Args:
+            record: the record a handler is about to emit.
+
+        Returns:
+            True: the filter never drops a record.
+
+        .. versionadded:: 0.1.0
+        """
         attributes = record.__dict__
         bound = task_fields_var.get()
         if bound is None:
