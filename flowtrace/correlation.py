@@ -98,7 +98,7 @@ class CorrelationFilter(logging.Filter):
             record: the record a handler is about to emit.
 
         Returns:
-            True: the filter never drops a record.
+            Always true, as the filter never drops a record.
 
         .. versionadded:: 0.1.0
         """
