@@ -9,7 +9,7 @@ import random
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -422,11 +422,19 @@ tracestate_like = st.builds(
 )
 
 
+#: Older opentelemetry-api releases (1.24, the lowest this project allows)
+#: refuse the whole header when whitespace comes before its first member, which
+#: the spec allows (optional whitespace around list members) and newer ones
+#: accept; with those, such headers are not compared.
+OTEL_ALLOWS_LEADING_OWS = bool(OtelTraceState.from_header([" a=0"]).items())
+
+
 class TestParseTracestateAgainstOpenTelemetry:
     @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(tracestate_like)
     def test_same_members_as_opentelemetry(self, header):
         """Near-valid headers give the same members as OpenTelemetry's TraceState, which empties an invalid one."""
+        assume(OTEL_ALLOWS_LEADING_OWS or header == header.lstrip(" \t"))
         assert tuple(OtelTraceState.from_header([header]).items()) == (parse_tracestate(header) or ())
 
 
