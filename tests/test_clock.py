@@ -117,3 +117,17 @@ class TestUtcIso:
         finally:
             sys.setswitchinterval(interval)
         assert expected == results
+
+
+class TestCurrentTimeRounding:
+    @pytest.mark.parametrize("ns, expected", [
+        (1_700_000_000_123_456_499, "2023-11-14T22:13:20.123456Z"),
+        (1_700_000_000_123_456_500, "2023-11-14T22:13:20.123457Z"),
+        (1_700_000_000_999_999_500, "2023-11-14T22:13:21.000000Z"),
+        (1_704_067_199_999_999_700, "2024-01-01T00:00:00.000000Z"),
+        (0, "1970-01-01T00:00:00.000000Z"),
+    ])
+    def test_clock_nanoseconds_round_to_the_nearest_microsecond(self, monkeypatch, ns, expected):
+        """The clock's nanoseconds round half up to a microsecond, carrying into the next second and year."""
+        monkeypatch.setattr(_clock, "_time_ns", lambda: ns)
+        assert expected == utc_iso()

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import IO, Dict, List, Tuple
 
-from flowtrace.demo._worker import PROG, DemoFailed, EventsFile, Worker, load_module, print_report, running
+from flowtrace.demo._worker import PROG, DemoFailed, DemoRun, Worker, load_module, print_report, running
 
 #: The flow the demo starts.
 FLOW_NAME = "ingest_batch"
@@ -44,25 +44,19 @@ _NODE_ENDS = _DISPATCHER_ENDS + ("TASK_IGNORED",)
 _ALWAYS = "alwaysTrue()"
 
 
-class FlowDemo:
+class FlowDemo(DemoRun):
     """One run of the flow demo in ``folder``, with the demo apps in ``app_dir``.
 
     It holds the worker, the producer app and the events file.
     """
 
-    #: The module ``celery -A`` loads, in the demo apps' folder.
     APP_MODULE = "ingest_app"
 
     def __init__(self, folder: Path, app_dir: Path):
-        self.app_dir = app_dir
-        self.folder = folder
-        self.events_path = folder / "events.jsonl"  # where ingest_app's trace() writes, in INGEST_DIR
-        self.events = EventsFile(self.events_path)
-        ready_path = folder / "worker.ready"
-        self.worker = Worker(folder, app_dir, self.APP_MODULE,
-                             {"INGEST_DIR": str(folder), "INGEST_READY": str(ready_path)}, ready_path)
+        # ingest_app's trace() writes events.jsonl in INGEST_DIR.
+        super().__init__(folder, app_dir, folder / "events.jsonl", {"INGEST_DIR": str(folder)}, "INGEST_READY",
+                         worker_class=Worker)
         self.dispatcher_id = ""  # the flow's, once run() has started it
-        self.elapsed = 0.0
 
     def run(self) -> None:
         """Start the worker, run the flow and wait for all of it to end, stop the worker.

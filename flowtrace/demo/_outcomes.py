@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, NamedTuple, Optional
 
-from flowtrace.demo._worker import PROG, DemoFailed, EventsFile, Worker, load_module, print_report, running
+from flowtrace.demo._worker import PROG, DemoFailed, DemoRun, Worker, load_module, print_report, running
 
 
 #: Seconds to wait for each outcome, and for its stored result.
@@ -70,28 +70,22 @@ CASES = (
 # --- the run ------------------------------------------------------------------
 
 
-class OutcomeDemo:
+class OutcomeDemo(DemoRun):
     """One run of the outcome tour in ``folder``, with the demo apps in ``app_dir``.
 
     It holds the worker, the producer app and the events file.
     """
 
-    #: The module ``celery -A`` loads, in the demo apps' folder.
     APP_MODULE = "demo_app"
 
     def __init__(self, folder: Path, app_dir: Path):
-        self.app_dir = app_dir
-        self.folder = folder
         self.broker_dir = folder / "broker"
         self.results_dir = folder / "results"
-        self.events_path = folder / "events.jsonl"
-        self.events = EventsFile(self.events_path)
-        ready_path = folder / "worker.ready"
-        self.worker = Worker(folder, app_dir, self.APP_MODULE, {
+        events_path = folder / "events.jsonl"
+        super().__init__(folder, app_dir, events_path, {
             "FLOWTRACE_DEMO_BROKER": str(self.broker_dir), "FLOWTRACE_DEMO_RESULTS": str(self.results_dir),
-            "FLOWTRACE_DEMO_EVENTS": str(self.events_path), "FLOWTRACE_DEMO_READY": str(ready_path)}, ready_path)
+            "FLOWTRACE_DEMO_EVENTS": str(events_path)}, "FLOWTRACE_DEMO_READY", worker_class=Worker)
         self.task_ids: dict[str, str] = {}
-        self.elapsed = 0.0
 
     def run(self) -> None:
         """Start the worker, send every case and wait for its outcome, stop the worker.

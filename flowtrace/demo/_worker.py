@@ -276,3 +276,30 @@ def running(worker: Worker, app, sink):
             Trace.remove_sink(sink)
             sink.close()
             app.close()
+
+
+class DemoRun:
+    """What both demo runs hold: the run's folder, the demo apps' folder, the events file and the worker.
+
+    Args:
+        folder: the run's own folder, for the worker's files.
+        app_dir: the folder of the demo apps.
+        events_path: where the app's JSON sink writes.
+        env: what the app reads from the environment, besides ``ready_variable``.
+        ready_variable: the variable naming the file the worker creates when it is ready.
+        worker_class: :class:`Worker`, or a stand-in (the tests pass one).
+    """
+
+    #: The module ``celery -A`` loads, in the demo apps' folder.
+    APP_MODULE = ""
+
+    def __init__(self, folder: Path, app_dir: Path, events_path: Path, env: Dict[str, str], ready_variable: str,
+                 worker_class: Callable[..., Worker] = Worker):
+        self.app_dir = app_dir
+        self.folder = folder
+        self.events_path = events_path
+        self.events = EventsFile(events_path)
+        ready_path = folder / "worker.ready"
+        self.worker = worker_class(folder, app_dir, self.APP_MODULE, dict(env, **{ready_variable: str(ready_path)}),
+                                   ready_path)
+        self.elapsed = 0.0

@@ -13,21 +13,91 @@ A condition in YAML is a tree, as in Selinon:
             name: argsFieldExist      # a predicate of the flow's arguments
             args: {key: dry_run}
 
-Loaded, it is a tree of :class:`~flowtrace.flow.model.And`,
-:class:`~flowtrace.flow.model.Or` and :class:`~flowtrace.flow.model.Not` over
-:class:`~flowtrace.flow.model.Predicate` leaves. :func:`evaluate` walks that
+Loaded, it is a tree of :class:`And`, :class:`Or` and :class:`Not` over
+:class:`Predicate` leaves, defined here and re-exported by
+:mod:`flowtrace.flow.model`. :func:`evaluate` walks that
 tree, calling each predicate function (:mod:`flowtrace.flow.predicates`);
 nothing is compiled or evaluated from text.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, cast
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Optional, Tuple, Union, cast
 
-from flowtrace.flow.model import And, Condition, Not, Or, Predicate
+from flowtrace.flow._values import FrozenMap, Location
 from flowtrace.flow.predicates import resolve
 
-__all__ = ["evaluate", "describe"]
+__all__ = ["Predicate", "And", "Or", "Not", "Condition", "ALWAYS_TRUE", "evaluate", "describe"]
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A call of one predicate function: a leaf of a condition.
+
+    Evaluate conditions with :func:`flowtrace.flow.conditions.evaluate`.
+
+    Attributes:
+        name: the function's name, looked up in ``predicates_module`` and then
+            among the built-ins of :mod:`flowtrace.flow.predicates`.
+        node: the node whose result the predicate reads, when it reads one.
+            Filled in from the edge when the edge has a single ``from`` node.
+        args: the keyword arguments given in YAML (``args``).
+        reads_result: the function takes ``message``: the node's stored result.
+        reads_node_args: the function takes ``node_args``: the flow's arguments.
+        location: where the predicate was written.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    node: Optional[str] = None
+    args: FrozenMap = field(default_factory=FrozenMap)  # as Storage.configuration
+    reads_result: bool = False
+    reads_node_args: bool = False
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class And:
+    """True when every one of ``children`` is true; evaluated left to right, lazily.
+
+    .. versionadded:: 0.1.0
+    """
+
+    children: Tuple["Condition", ...]
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class Or:
+    """True when any one of ``children`` is true; evaluated left to right, lazily.
+
+    .. versionadded:: 0.1.0
+    """
+
+    children: Tuple["Condition", ...]
+    location: Optional[Location] = None
+
+
+@dataclass(frozen=True)
+class Not:
+    """True when ``child`` is false.
+
+    .. versionadded:: 0.1.0
+    """
+
+    child: "Condition"
+    location: Optional[Location] = None
+
+
+#: A condition: a tree of :class:`And`, :class:`Or` and :class:`Not` over :class:`Predicate` leaves.
+Condition = Union[Predicate, And, Or, Not]
+
+#: The condition of an edge that has none in YAML.
+#:
+#: .. versionadded:: 0.1.0
+ALWAYS_TRUE = Predicate("alwaysTrue")
 
 
 def evaluate(condition: Condition, *, node_args: Any = None, result_of: Optional[Callable[[str], Any]] = None,
@@ -38,9 +108,8 @@ def evaluate(condition: Condition, *, node_args: Any = None, result_of: Optional
     a result is only read when a predicate needs it.
 
     Args:
-        condition: a :class:`~flowtrace.flow.model.Predicate`,
-            :class:`~flowtrace.flow.model.And`, :class:`~flowtrace.flow.model.Or`
-            or :class:`~flowtrace.flow.model.Not`.
+        condition: a :class:`Predicate`, :class:`And`, :class:`Or` or
+            :class:`Not`.
         node_args: the flow's arguments, for predicates that take ``node_args``.
         result_of: called with a node name, returns that node's stored result;
             needed when a predicate takes ``message``.

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterator, Literal, NamedTuple, NoReturn, Optional, Tuple, TypeVar, Union
+from typing import Any, Callable, Iterator, Literal, Optional, Tuple, Union
 
 from flowtrace.errors import FlowConfigError
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
+from flowtrace.flow._values import FrozenMap, Location, Problem
+from flowtrace.flow.conditions import ALWAYS_TRUE, And, Condition, Not, Or, Predicate
 
 __all__ = [
     "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
@@ -39,69 +38,6 @@ DEFAULT_QUEUE = "celery"
 #:
 #: .. versionadded:: 0.1.0
 PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures")
-
-
-class Location(NamedTuple):
-    """Where something was written: a file and a 1-based line.
-
-    .. versionadded:: 0.1.0
-    """
-
-    path: str
-    line: int
-
-    def __str__(self) -> str:
-        return "%s:%d" % (self.path, self.line)
-
-
-class Problem(NamedTuple):
-    """One error found in flow configuration; ``str()`` gives ``file:line: message``.
-
-    .. versionadded:: 0.1.0
-    """
-
-    path: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return "%s:%d: %s" % (self.path, self.line, self.message)
-
-
-class FrozenMap(dict[_K, _V], Generic[_K, _V]):
-    """A :class:`dict` that refuses changes; hashable when its values are.
-
-    Used for every mapping in the configuration. Values nested inside it
-    (the lists and dicts of a predicate's ``args`` or a storage's
-    ``configuration``) are plain copies of what the YAML held, so that a
-    predicate comparing a list with a list still gets equality.
-
-    .. versionadded:: 0.1.0
-    """
-
-    __slots__ = ()
-
-    def _refuse(self, *args: object, **kwargs: object) -> NoReturn:
-        raise TypeError("flow configuration is read-only")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    # typeshed declares dict unhashable (__hash__ = None); this one is read-only.
-    def __hash__(self) -> int:  # type: ignore[override]
-        return hash(frozenset(self.items()))
-
-    def __reduce__(self) -> tuple[type[FrozenMap[_K, _V]], tuple[dict[_K, _V]]]:
-        return (FrozenMap, (dict(self),))
-
-    def __copy__(self) -> FrozenMap[_K, _V]:
-        return self
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> FrozenMap[_K, _V]:
-        return self
-
-    def __repr__(self) -> str:
-        return "FrozenMap(%s)" % dict.__repr__(self)
 
 
 def _import(module: str, name: str) -> Any:
@@ -186,75 +122,6 @@ class Task(_ClassReference):
 
 
 @dataclass(frozen=True)
-class Predicate:
-    """A call of one predicate function: a leaf of a condition.
-
-    Evaluate conditions with :func:`flowtrace.flow.conditions.evaluate`.
-
-    Attributes:
-        name: the function's name, looked up in ``predicates_module`` and then
-            among the built-ins of :mod:`flowtrace.flow.predicates`.
-        node: the node whose result the predicate reads, when it reads one.
-            Filled in from the edge when the edge has a single ``from`` node.
-        args: the keyword arguments given in YAML (``args``).
-        reads_result: the function takes ``message``: the node's stored result.
-        reads_node_args: the function takes ``node_args``: the flow's arguments.
-        location: where the predicate was written.
-
-    .. versionadded:: 0.1.0
-    """
-
-    name: str
-    node: Optional[str] = None
-    args: FrozenMap = field(default_factory=FrozenMap)  # as Storage.configuration
-    reads_result: bool = False
-    reads_node_args: bool = False
-    location: Optional[Location] = None
-
-
-@dataclass(frozen=True)
-class And:
-    """True when every one of ``children`` is true; evaluated left to right, lazily.
-
-    .. versionadded:: 0.1.0
-    """
-
-    children: Tuple["Condition", ...]
-    location: Optional[Location] = None
-
-
-@dataclass(frozen=True)
-class Or:
-    """True when any one of ``children`` is true; evaluated left to right, lazily.
-
-    .. versionadded:: 0.1.0
-    """
-
-    children: Tuple["Condition", ...]
-    location: Optional[Location] = None
-
-
-@dataclass(frozen=True)
-class Not:
-    """True when ``child`` is false.
-
-    .. versionadded:: 0.1.0
-    """
-
-    child: "Condition"
-    location: Optional[Location] = None
-
-
-#: A condition: a tree of :class:`And`, :class:`Or` and :class:`Not` over :class:`Predicate` leaves.
-Condition = Union[Predicate, And, Or, Not]
-
-#: The condition of an edge that has none in YAML.
-#:
-#: .. versionadded:: 0.1.0
-ALWAYS_TRUE = Predicate("alwaysTrue")
-
-
-@dataclass(frozen=True)
 class Foreach:
     """An edge's ``foreach``: start the ``to`` nodes once per item of an iterable.
 
@@ -299,7 +166,7 @@ class Edge:
     Attributes:
         nodes_from: the names of the nodes waited for; empty for a starting edge.
         nodes_to: the names of the nodes started.
-        condition: the condition; :data:`ALWAYS_TRUE` when YAML gives none.
+        condition: the condition; :data:`~flowtrace.flow.conditions.ALWAYS_TRUE` when YAML gives none.
         foreach: the :class:`Foreach`, or None.
         location: where the edge was written.
 
@@ -332,7 +199,7 @@ class Failure:
         propagate_failure: once the fallback has run, the flow still fails.
         location: where the entry was written.
         condition: when the entry applies; predicates of the flow's
-            arguments only, as no result is read. :data:`ALWAYS_TRUE` when
+            arguments only, as no result is read. :data:`~flowtrace.flow.conditions.ALWAYS_TRUE` when
             YAML gives none.
 
     .. versionadded:: 0.1.0

@@ -13,32 +13,19 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from flowtrace.errors import MissingResult, StorageError
 from flowtrace.storages import _msg
 from flowtrace.storages._cache import ResultCache
+from flowtrace.storages._spec import StorageSpec, check_setup
 from flowtrace.storages.base import DataStorage, ExcInfo
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
     from flowtrace.flow.model import FlowConfig
 
-#: What :class:`StoragePool` takes for one storage: ``(adapter class,
-#: configuration)``, the configuration a mapping of keyword arguments or
-#: None, or an adapter instance.
-StorageSpec = Union[tuple[type[DataStorage], Union[Mapping[str, Any], None]], DataStorage]
-
 __all__ = ["StoragePool", "FlowResults", "StorageError", "MissingResult"]
-
-_FAILED = {
-    "connect": "could not connect",
-    "retrieve": "could not retrieve the result of",
-    "store": "could not store the result of",
-    "store_error": "could not store the error of",
-    "delete": "could not delete the result of",
-}
-
 
 class StoragePool:
     """The storage adapters of a flow setup, by storage name, and the tasks that use them.
@@ -87,30 +74,11 @@ class StoragePool:
 
     def __init__(self, storages: Mapping[str, StorageSpec], task_storage: Mapping[str, str] | None = None,
                  storage_task_names: Mapping[str, str] | None = None, *, cache_size: int = 0) -> None:
-        self._specs: dict[str, tuple[type[DataStorage], dict[str, Any]]] = {}
-        self._adapters: dict[str, DataStorage] = {}
-        for name, spec in dict(storages).items():
-            if not isinstance(name, str) or not name:
-                raise ValueError("a storage name must be a non-empty string, got %r" % (name,))
-            if isinstance(spec, DataStorage):
-                self._adapters[name] = spec
-                self._specs[name] = (type(spec), {})  # never used: the adapter exists
-            else:
-                self._specs[name] = _check_spec(name, spec)
-        self._task_storage = dict(task_storage or {})
-        for task_name, storage_name in self._task_storage.items():
-            if storage_name not in self._specs:
-                raise ValueError("task %r uses the storage %r, which is not among the storages (%s)"
-                                 % (task_name, storage_name, ", ".join(sorted(self._specs)) or "none"))
-        self._storage_task_names = dict(storage_task_names or {})
-        for task_name, stored_as in self._storage_task_names.items():
-            if task_name not in self._task_storage:
-                raise ValueError("task %r has a storage task name (%r) but no storage" % (task_name, stored_as))
-            if not isinstance(stored_as, str) or not stored_as:
-                raise ValueError("the storage task name of task %r must be a non-empty string, got %r"
-                                 % (task_name, stored_as))
-        if not isinstance(cache_size, int) or isinstance(cache_size, bool) or cache_size < 0:
-            raise ValueError("cache_size must be an integer >= 0, got %r" % (cache_size,))
+        setup = check_setup(storages, task_storage, storage_task_names, cache_size)
+        self._specs = setup.specs
+        self._adapters = setup.adapters
+        self._task_storage = setup.task_storage
+        self._storage_task_names = setup.storage_task_names
         self.cache_size = cache_size
         self._cache = ResultCache(cache_size)
         self._locks = {name: threading.Lock() for name in self._specs}
@@ -406,13 +374,7 @@ class StoragePool:
 
     def _issue(self, msg: dict[str, Any], operation: str, exc: Exception) -> StorageError:
         Trace.log(Trace.STORAGE_ISSUE, msg, what=traceback.format_exc())
-        if operation == "connect":
-            subject = "storage %r %s" % (msg["storage_name"], _FAILED[operation])
-        else:
-            subject = "storage %r %s task %s (id %s) of flow %s" % (
-                msg["storage_name"], _FAILED[operation], msg["task_name"], msg["task_id"], msg["flow_name"])
-        return StorageError("%s: %s: %s" % (subject, type(exc).__name__, _text(exc)),
-                            storage_name=msg["storage_name"], operation=operation)
+        return _msg.failure(msg, operation, exc)
 
 
 class FlowResults:
@@ -442,29 +404,4 @@ class FlowResults:
         .. versionadded:: 0.1.0
         """
         return self.pool.retrieve(self.flow_name, task_name, self.id_mapping[task_name])
-
-
-def _check_spec(name: str, spec: Any) -> tuple[type[DataStorage], dict[str, Any]]:
-    try:
-        cls, configuration = spec
-    except (TypeError, ValueError):
-        # Named by type only: a spec can hold a connection URL with its password.
-        what = "the class %s alone" % spec.__name__ if isinstance(spec, type) else "a %s" % type(spec).__name__
-        raise ValueError("storage %r must be an adapter instance or a (class, configuration) pair, got %s"
-                         % (name, what)) from None
-    if not (isinstance(cls, type) and issubclass(cls, DataStorage)):
-        raise ValueError("storage %r: %r is not a subclass of flowtrace.DataStorage" % (name, cls))
-    if configuration is None:
-        configuration = {}
-    if not isinstance(configuration, Mapping):
-        raise ValueError("storage %r: the configuration must be a mapping of keyword arguments, got a %s"
-                         % (name, type(configuration).__name__))
-    return cls, dict(configuration)
-
-
-def _text(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return "<unprintable %s>" % type(exc).__name__
 
