@@ -119,8 +119,15 @@ Event reference
 Every event flowtrace can emit, in value order. The constants live on
 :class:`~flowtrace.Trace`, so an emitter writes ``Trace.log(Trace.TASK_START,
 msg_dict)`` and a sink compares ``event == Trace.TASK_START``. Values 0 to 49
-are the ones Selinon uses; later events are numbered from 50 upward and never
-renumbered.
+are Selinon 1.0's, and never change; later events are numbered from 50 upward
+and never renumbered.
+
+Selinon 1.1 inserted ``FLOW_SCHEDULE`` at 1, so in Selinon 1.1 to 1.4 every
+event from ``FLOW_START`` to ``EAGER_FAILURE`` is one higher than here; only
+``DISPATCHER_WAKEUP`` (0), ``STORAGE_DELETE`` (51) and ``STORAGE_DELETED`` (52)
+agree with Selinon 1.4. The *Selinon 1.4* column gives Selinon 1.4's value of
+each event it defines, and :func:`flowtrace.events.from_selinon` maps an event
+id stored by Selinon 1.4 to flowtrace's.
 
 The *level* decides how the logging, structlog and Sentry sinks report an
 event and what the ``min_level`` filter lets through. The *keys* are those
@@ -138,6 +145,7 @@ Summary
    :header-rows: 1
 
    * - Value
+     - Selinon 1.4
      - Event
      - Level
      - Emitter
@@ -157,8 +165,8 @@ def format_rst(rows: Sequence[events.Event]) -> str:
     """
     parts = [_RST_HEAD]
     for row in rows:
-        parts.append("   * - %d\n     - :attr:`~Trace.%s`\n     - %s\n     - %s\n"
-                     % (row.value, row.name, row.level, _rst_text(row.emitter)))
+        parts.append("   * - %d\n     - %s\n     - :attr:`~Trace.%s`\n     - %s\n     - %s\n"
+                     % (row.value, _selinon(row), row.name, row.level, _rst_text(row.emitter)))
     parts.append("\nEvents\n------\n")
     for row in rows:
         keys = ", ".join("``%s``" % key for key in row.keys) if row.keys else "none"
@@ -170,10 +178,16 @@ def format_rst(rows: Sequence[events.Event]) -> str:
             "\n"
             "   :Level: %s\n"
             "   :Emitter: %s\n"
+            "   :Selinon 1.4: %s\n"
             "   :Keys: %s\n"
-            % (row.name, row.value, _rst_text(row.description), row.level, _rst_text(row.emitter), keys)
+            % (row.name, row.value, _rst_text(row.description), row.level, _rst_text(row.emitter), _selinon(row),
+               keys)
         )
     return "".join(parts)
+
+
+def _selinon(row: events.Event) -> str:
+    return "%d" % row.selinon_value if row.selinon_value is not None else "none (flowtrace's own)"
 
 
 def _events_arguments(parser: argparse.ArgumentParser) -> None:

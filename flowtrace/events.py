@@ -2,8 +2,10 @@
 
 This table is the single source for the ``Trace.<NAME>`` constants, their
 names and levels, ``Trace.WARN_EVENTS``, the ``flowtrace events`` listing and
-the event reference in the documentation. Values 0-49 are Selinon's and must
-never change; new events are appended with the next free value.
+the event reference in the documentation. Values 0-49 are those of Selinon
+1.0 and must never change; new events are appended with the next free value.
+Selinon 1.1 inserted ``FLOW_SCHEDULE`` at 1 and moved every later event one up,
+so each row also records Selinon 1.4's own value (:data:`SELINON_VALUES`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Event(NamedTuple):
     emitter: str
     keys: tuple[str, ...]
     description: str
+    #: The event's value in Selinon 1.2 to 1.4, or None for flowtrace's own events.
+    selinon_value: int | None = None
 
 
 # Keys that recur; kept as tuples so rows stay readable.
@@ -176,8 +180,9 @@ _ROWS = (
           "A migration found the flow tainted by a change in its definition."),
     Event(48, "MIGRATION_ERROR", WARNING, DISPATCHER, _FLOW + _ERROR,
           "Migrating a flow's stored state raised an error."),
-    Event(49, "EAGER_FAILURE", WARNING, DISPATCHER, _FLOW + ("state",),
-          "A flow failed while running eagerly (task_always_eager)."),
+    Event(49, "EAGER_FAILURE", WARNING, DISPATCHER, _NODE + ("what",),
+          "A node listed in its flow's eager_failures failed, so the dispatcher failed the flow at once, "
+          "without waiting for the nodes still running."),
     # Selinon 1.4's later additions, appended so the values above never move.
     Event(50, "FLOW_SCHEDULE", INFO, PRODUCER, _FLOW,
           "A flow was handed to the broker by run_flow(); its dispatcher has not started yet."),
@@ -214,12 +219,37 @@ NOT_EMITTED: dict[int, str] = {
     40: _STATE_CACHE_REASON,
     32: _SELECTIVE_REASON, 33: _SELECTIVE_REASON, 34: _SELECTIVE_REASON, 35: _SELECTIVE_REASON,
     45: _MIGRATION_REASON, 46: _MIGRATION_REASON, 47: _MIGRATION_REASON, 48: _MIGRATION_REASON,
-    49: "flowtrace's dispatcher does not run flows eagerly (task_always_eager proves nothing across processes)",
+    49: "flowtrace's dispatcher does not stop flows at eager_failures yet",
 }
 
+#: Selinon's own events in its own order: the value of each is its index, in
+#: Selinon 1.2.0 to 1.4.0 (1.1 ends at EAGER_FAILURE, 50; 1.0 had no
+#: FLOW_SCHEDULE, which is why flowtrace's values from FLOW_START to
+#: EAGER_FAILURE are one lower).
+_SELINON_ORDER = (
+    "DISPATCHER_WAKEUP", "FLOW_SCHEDULE", "FLOW_START", "TASK_SCHEDULE", "TASK_START", "SUBFLOW_SCHEDULE",
+    "TASK_END", "NODE_SUCCESSFUL", "TASK_DISCARD_RESULT", "TASK_FAILURE", "TASK_RETRY", "FLOW_FAILURE",
+    "DISPATCHER_FAILURE", "NODE_FAILURE", "FALLBACK_START", "DISPATCHER_RETRY", "FLOW_END", "STORAGE_CONNECT",
+    "STORAGE_DISCONNECT", "STORAGE_RETRIEVE", "STORAGE_RETRIEVED", "STORAGE_STORE", "STORAGE_STORED",
+    "EDGE_COND_FALSE", "FOREACH_RESULT", "NODE_STATE_CACHE_GET", "NODE_STATE_CACHE_ADD", "NODE_STATE_CACHE_MISS",
+    "NODE_STATE_CACHE_HIT", "TASK_RESULT_CACHE_GET", "TASK_RESULT_CACHE_ADD", "TASK_RESULT_CACHE_MISS",
+    "TASK_RESULT_CACHE_HIT", "SELECTIVE_OMIT_EDGE", "SELECTIVE_OMIT_NODE", "SELECTIVE_RUN_FUNC",
+    "SELECTIVE_TASK_REUSE", "STORAGE_STORE_ERROR", "STORAGE_OMIT_STORE_ERROR", "FALLBACK_COND_FALSE",
+    "FALLBACK_COND_TRUE", "NODE_STATE_CACHE_ISSUE", "TASK_RESULT_CACHE_ISSUE", "STORAGE_ISSUE",
+    "RESULT_BACKEND_ISSUE", "FLOW_RETRY", "MIGRATION", "MIGRATION_SKEW", "MIGRATION_TAINTED_FLOW",
+    "MIGRATION_ERROR", "EAGER_FAILURE", "STORAGE_DELETE", "STORAGE_DELETED",
+)
+
+#: name -> the event's value in Selinon 1.4 (and 1.2, 1.3), for every event Selinon defines.
+#:
+#: .. versionadded:: 0.1.0
+SELINON_VALUES: dict[str, int] = {name: value for value, name in enumerate(_SELINON_ORDER)}
+
 #: The catalogue, in value order. Append only.
-EVENTS = tuple(row._replace(description="%s Not emitted yet: %s." % (row.description, NOT_EMITTED[row.value]))
-               if row.value in NOT_EMITTED else row for row in _ROWS)
+EVENTS = tuple(row._replace(
+    description="%s Not emitted yet: %s." % (row.description, NOT_EMITTED[row.value])
+    if row.value in NOT_EMITTED else row.description,
+    selinon_value=SELINON_VALUES.get(row.name)) for row in _ROWS)
 
 #: value -> Event
 BY_VALUE = {row.value: row for row in EVENTS}
@@ -248,6 +278,8 @@ def _check_table() -> None:
             raise AssertionError("bad level in %r" % (row,))
     if len(BY_NAME) != len(EVENTS):
         raise AssertionError("duplicate event name in the catalogue")
+    if not SELINON_VALUES.keys() <= BY_NAME.keys():
+        raise AssertionError("a Selinon event is missing from the catalogue")
     for value in _SEED_WARN_ORDER:
         if BY_VALUE[value].level != WARNING:
             raise AssertionError("seed warn event %s is not at warning level" % BY_VALUE[value].name)
@@ -306,13 +338,31 @@ def events_at_or_above(level: str) -> frozenset[int]:
     return frozenset(row.value for row in EVENTS if LEVELS.index(row.level) >= floor)
 
 
+def from_selinon(value: int) -> int:
+    """Return flowtrace's value of the event that Selinon 1.4 numbers ``value``.
+
+    For event ids stored by Selinon 1.2 to 1.4 (1.1's agree up to 50):
+    ``from_selinon(1)`` is :data:`~flowtrace.Trace.FLOW_SCHEDULE`, 50.
+
+    Raises:
+        ValueError: if Selinon 1.4 has no event of that value.
+
+    .. versionadded:: 0.1.0
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(_SELINON_ORDER):
+        return BY_NAME[_SELINON_ORDER[value]].value
+    raise ValueError("Selinon 1.4 has no event %r; its values are 0 to %d" % (value, len(_SELINON_ORDER) - 1))
+
+
 def as_dicts() -> list[dict[str, Any]]:
     """Return the catalogue as a list of plain dicts, for JSON output.
+
+    Each has the row's fields; ``selinon_value`` is None for flowtrace's own events.
 
     .. versionadded:: 0.1.0
     """
     return [
         {"value": row.value, "name": row.name, "level": row.level, "emitter": row.emitter,
-         "keys": list(row.keys), "description": row.description}
+         "keys": list(row.keys), "description": row.description, "selinon_value": row.selinon_value}
         for row in EVENTS
     ]

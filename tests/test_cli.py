@@ -115,10 +115,11 @@ class TestEventsJson:
         assert SEED_VALUES == {name: by_name.get(name) for name in SEED_VALUES}
 
     def test_rows_have_every_field(self, capsys):
-        """Every object has the six catalogue fields, with keys as a list."""
+        """Every object has the seven catalogue fields, with keys as a list."""
         _, out, _ = run_main(capsys, "events", "--json")
         rows = json.loads(out)
-        assert [["value", "name", "level", "emitter", "keys", "description"]] * len(rows) == [list(r) for r in rows]
+        assert [["value", "name", "level", "emitter", "keys", "description", "selinon_value"]] * len(rows) == [
+            list(r) for r in rows]
         assert [list(row.keys) for row in events.EVENTS] == [row["keys"] for row in rows]
 
 
@@ -190,8 +191,17 @@ class TestFormatRst:
             "\n"
             "   :Level: warning\n"
             "   :Emitter: dispatcher/task\n"
+            "   :Selinon 1.4: none (flowtrace's own)\n"
             "   :Keys: ``flow_name``, ``task_id``\n"
         ) == entry
+
+    def test_entry_gives_selinon_value(self):
+        """An event Selinon defines shows Selinon 1.4's value beside flowtrace's, in the summary and its entry."""
+        row = events.BY_NAME["FLOW_START"]
+        page = cli.format_rst([row])
+        assert ("   * - 1\n     - 2\n     - :attr:`~Trace.FLOW_START`\n     - info\n     - dispatcher\n",
+                "   :Selinon 1.4: 2\n") == (page.split("     - Emitter\n", 1)[1].split("\nEvents", 1)[0],
+                                         page.splitlines(keepends=True)[-2])
 
     def test_event_without_keys(self):
         """An event with no message keys says so."""
