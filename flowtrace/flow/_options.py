@@ -50,7 +50,7 @@ class Cache:
     Attributes:
         name: the cache class (YAML ``name``; Selinon's default is ``LRU``).
         import_path: its module (YAML ``import``), or None for one of
-            Selinon's caches, :data:`CACHE_NAMES`.
+            Selinon's caches, :data:`~flowtrace.flow._options.CACHE_NAMES`.
         configuration: keyword arguments for the class (YAML
             ``configuration``; Selinon's default is ``max_cache_size: 0``).
         location: where ``cache`` was written.
@@ -71,7 +71,7 @@ class Sampling:
     Attributes:
         name: the strategy function (YAML ``name``).
         import_path: its module (YAML ``import``), or None for one of
-            Selinon's strategies, :data:`STRATEGIES`.
+            Selinon's strategies, :data:`~flowtrace.flow._options.STRATEGIES`.
         args: its keyword arguments besides ``status`` (YAML ``args``).
         location: where ``sampling`` was written.
 
@@ -140,3 +140,9 @@ class TraceStorage:
     storage: str
     method: str = "trace"
     location: Optional[Location] = None
+
+
+# Their public home is the model; say so in reprs, pickles and the API docs.
+for _cls in (Cache, Sampling, SelectiveRunFunction, Selective, TraceStorage):
+    _cls.__module__ = "flowtrace.flow.model"
+del _cls

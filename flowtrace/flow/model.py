@@ -91,7 +91,6 @@ class Storage(_ClassReference):
     cache: Optional[Cache] = None
 
 
-
 @dataclass(frozen=True)
 class Task(_ClassReference):
     """A ``tasks`` entry.
@@ -129,7 +128,6 @@ class Task(_ClassReference):
     location: Optional[Location] = None
     throttling: Optional[timedelta] = None
     selective_run_function: Optional[SelectiveRunFunction] = None
-
 
 
 @dataclass(frozen=True)

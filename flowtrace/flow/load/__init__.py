@@ -9,7 +9,9 @@
 Inside: ``_yaml`` loads YAML with the line of every value, ``_fields`` reads
 typed values and reports the wrong ones, ``_sections`` reads the top-level
 sections of every file together, ``_flows`` one flow definition,
-``_conditions`` one condition, and ``_words`` words the problems.
+``_conditions`` one condition, ``_options`` the Selinon options several parts
+share (throttling, caches, sampling, selective runs), and ``_words`` words
+the problems.
 """
 
 from __future__ import annotations
