@@ -9,11 +9,11 @@ The public face: :class:`Trace`, the event catalogue and the errors users see
 from typing import TYPE_CHECKING
 
 from flowtrace._version import __version__
-from flowtrace.errors import FatalTaskError, FlowConfigError, MissingDependency
+from flowtrace.errors import FatalTaskError, FlowConfigError, FlowConfigWarning, MissingDependency
 from flowtrace.trace import Trace
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
-           "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "new_trace", "__version__"]
+           "FlowConfigWarning", "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "new_trace", "__version__"]
 
 # The Celery integration is imported on first use, so that importing flowtrace
 # stays cheap in processes that only log events.

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flowtrace.flow.model import Problem
 
-__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FatalTaskError", "RetryTask", "NoParentNodeError",
+__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FlowConfigWarning", "FatalTaskError", "RetryTask", "NoParentNodeError",
            "FlowError", "StorageError", "MissingResult", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 #: The exit code of a ``flowtrace`` command that failed while running.
@@ -70,6 +70,26 @@ class FlowConfigError(ValueError):
         count = len(self.problems)
         head = "%d error%s in flow configuration" % (count, "" if count == 1 else "s")
         super().__init__("\n".join([head] + [str(problem) for problem in self.problems]))
+
+
+class FlowConfigWarning(UserWarning):
+    """Issued by :func:`flowtrace.load_flows` for what Selinon accepts but warns of; the message is ``file:line: message``.
+
+    A task that no flow uses, a key written twice in one mapping (the last
+    value is used), a ``node`` given to a predicate that reads no result, an
+    unknown top-level key. ``load_flows(..., strict=True)`` and ``flowtrace
+    check --strict`` make them errors; :mod:`warnings` filters can too
+    (``warnings.simplefilter("error", FlowConfigWarning)``).
+
+    Attributes:
+        problem: the :class:`~flowtrace.flow.model.Problem`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        super().__init__(str(problem))
 
 
 class FatalTaskError(Exception):

@@ -18,14 +18,19 @@ def _paths_argument(parser: argparse.ArgumentParser) -> None:
                         help="a flow YAML file, or a folder: its .yml and .yaml files and those of its sub-folders")
 
 
-def _check_paths(paths):
+def _strict_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strict", action="store_true",
+                        help="make warnings errors: what Selinon accepts but warns of, such as a task no flow uses")
+
+
+def _check_paths(args):
     from flowtrace.flow.load.check import check_paths
 
     # The modules named in the YAML are imported as a worker started here
     # would import them: from the current directory first.
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
-    return check_paths(*paths)
+    return check_paths(*args.paths, strict=args.strict)
 
 
 def _plural(count: int, word: str) -> str:
@@ -35,37 +40,48 @@ def _plural(count: int, word: str) -> str:
 
 
 def _report(command: str, result) -> bool:
-    """Print the problems of ``result`` and their count; return whether there were none."""
+    """Print the errors and warnings of ``result``, in file and line order, and their count when there are errors.
+
+    Returns whether there were no errors.
+    """
     out = sys.stdout
-    for problem in result.problems:
-        out.write("%s\n" % (problem,))
+    order = {path: index for index, path in enumerate(result.files)}
+    lines = [(problem, "") for problem in result.problems] + [(problem, "warning: ") for problem in result.warnings]
+    lines.sort(key=lambda found: (order.get(found[0].path, -1), found[0].path, found[0].line))
+    for problem, label in lines:
+        out.write("%s:%d: %s%s\n" % (problem.path, problem.line, label, problem.message))
     if result.problems:
-        files = len({problem.path for problem in result.problems})
-        out.write("flowtrace %s: %s in %s\n"
-                  % (command, _plural(len(result.problems), "error"), _plural(files, "file")))
+        out.write("flowtrace %s: %s in %s\n" % (command, _counts(result), _plural(len(result.files), "file")))
     return not result.problems
+
+
+def _counts(result) -> str:
+    return "%s, %s" % (_plural(len(result.problems), "error"), _plural(len(result.warnings), "warning"))
 
 
 def check_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``flowtrace check``."""
     _paths_argument(parser)
+    _strict_argument(parser)
 
 
 def check(args: argparse.Namespace) -> int:
-    """Run ``flowtrace check``: 0 when the files are valid, 1 when there is any problem."""
-    result = _check_paths(args.paths)
+    """Run ``flowtrace check``: 0 when the files are valid, warnings or not; 1 when there is any error."""
+    result = _check_paths(args)
     if not _report("check", result):
         return 1
     config = result.config
-    sys.stdout.write("ok: %s, %s, %s in %s\n" % (
+    sys.stdout.write("ok: %s, %s, %s in %s%s\n" % (
         _plural(len(config.tasks), "task"), _plural(len(config.flows), "flow"),
-        _plural(len(config.storages), "storage"), _plural(len(result.files), "file")))
+        _plural(len(config.storages), "storage"), _plural(len(result.files), "file"),
+        " (%s)" % _plural(len(result.warnings), "warning") if result.warnings else ""))
     return 0
 
 
 def plot_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the arguments of ``flowtrace plot``."""
     _paths_argument(parser)
+    _strict_argument(parser)
     parser.add_argument("-o", "--output", metavar="DIR", required=True,
                         help="the folder to write FLOW.dot (and FLOW.svg) into; created if needed")
     parser.add_argument("--no-svg", action="store_true",
@@ -77,7 +93,7 @@ def plot(args: argparse.Namespace) -> int:
     from flowtrace.errors import CliError
     from flowtrace.flow import plot as plotting
 
-    result = _check_paths(args.paths)
+    result = _check_paths(args)
     if not _report("plot", result):
         return 1
     dot = None if args.no_svg else plotting.find_dot()

@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, Callable, Iterator, Literal, Optional, Tuple, Union
 
 from flowtrace.errors import FlowConfigError
+from flowtrace.flow._options import Cache, Sampling, Selective, SelectiveRunFunction, TraceStorage
 from flowtrace.flow._values import FrozenMap, Location, Problem
 from flowtrace.flow.conditions import ALWAYS_TRUE, And, Condition, Not, Or, Predicate
 
 __all__ = [
     "Location", "Problem", "FlowConfigError", "FrozenMap", "Storage", "Task", "Predicate", "And", "Or", "Not",
     "Condition", "Foreach", "Edge", "Failure", "Flow", "Settings", "FlowConfig", "ALWAYS_TRUE",
-    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE",
+    "PROPAGATE_OPTIONS", "DEFAULT_QUEUE", "Cache", "Sampling", "Selective", "SelectiveRunFunction", "TraceStorage",
 ]
 
 #: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
@@ -37,7 +39,8 @@ DEFAULT_QUEUE = "celery"
 #: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
 #:
 #: .. versionadded:: 0.1.0
-PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures")
+PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures", "parent_failures", "compound_finished",
+                     "compound_failures")
 
 
 def _import(module: str, name: str) -> Any:
@@ -74,6 +77,7 @@ class Storage(_ClassReference):
         class_name: the class in that module (YAML ``classname``; the name by default).
         configuration: keyword arguments for the class (YAML ``configuration``).
         location: where the entry was written.
+        cache: the :class:`Cache` of its results (YAML ``cache``), or None.
 
     .. versionadded:: 0.1.0
     """
@@ -84,7 +88,7 @@ class Storage(_ClassReference):
     # Not FrozenMap[str, Any]: a comma here splits the documented signature (Sphinx and ``<factory>``).
     configuration: FrozenMap = field(default_factory=FrozenMap)
     location: Optional[Location] = None
-
+    cache: Optional[Cache] = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,10 @@ class Task(_ClassReference):
         queue: the Celery queue, ``{VAR}`` environment references expanded.
         output_schema: the path of a JSON schema for its result, or None.
         location: where the entry was written.
+        throttling: the least time between two starts of the task (YAML
+            ``throttling``, as :class:`datetime.timedelta` keywords), or None.
+        selective_run_function: the :class:`SelectiveRunFunction` (YAML
+            ``selective_run_function``), or None for Selinon's default, which always runs it.
 
     .. versionadded:: 0.1.0
     """
@@ -118,7 +126,8 @@ class Task(_ClassReference):
     queue: str = DEFAULT_QUEUE
     output_schema: Optional[str] = None
     location: Optional[Location] = None
-
+    throttling: Optional[timedelta] = None
+    selective_run_function: Optional[SelectiveRunFunction] = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +178,7 @@ class Edge:
         condition: the condition; :data:`~flowtrace.flow.conditions.ALWAYS_TRUE` when YAML gives none.
         foreach: the :class:`Foreach`, or None.
         location: where the edge was written.
+        selective: the :class:`Selective` run of the sub-flow it starts (YAML ``selective``), or None.
 
     .. versionadded:: 0.1.0
     """
@@ -178,6 +188,7 @@ class Edge:
     condition: Condition = ALWAYS_TRUE
     foreach: Optional[Foreach] = None
     location: Optional[Location] = None
+    selective: Optional[Selective] = None
 
     @property
     def is_starting(self) -> bool:
@@ -232,6 +243,20 @@ class Flow:
         propagate_failures: True, False or the sub-flows whose failed nodes are
             passed on to the fallbacks.
         location: where the flow's definition was written.
+        propagate_parent_failures: True, False or the sub-flows told which
+            nodes failed before them.
+        propagate_compound_finished: as ``propagate_finished``, with the
+            finished nodes of nested sub-flows flattened into one mapping.
+        propagate_compound_failures: as ``propagate_failures``, flattened likewise.
+        node_args_from_first: the result of the one starting task becomes the
+            flow's node arguments.
+        eager_failures: True (any node), False, or the nodes whose failure
+            fails the flow at once, without waiting for the other nodes.
+        throttling: the least time between two starts of the flow (YAML
+            ``throttling``), or None.
+        cache: the :class:`Cache` of its nodes' states (YAML ``cache``), or None.
+        sampling: the :class:`Sampling` strategy of its dispatcher, or None
+            for Selinon's default (``biexponential_increase``, 2 to 120 seconds).
 
     .. versionadded:: 0.1.0
     """
@@ -248,6 +273,14 @@ class Flow:
     propagate_finished: Union[bool, Tuple[str, ...]] = False
     propagate_failures: Union[bool, Tuple[str, ...]] = False
     location: Optional[Location] = None
+    propagate_parent_failures: Union[bool, Tuple[str, ...]] = False
+    propagate_compound_finished: Union[bool, Tuple[str, ...]] = False
+    propagate_compound_failures: Union[bool, Tuple[str, ...]] = False
+    node_args_from_first: bool = False
+    eager_failures: Union[bool, Tuple[str, ...]] = False
+    throttling: Optional[timedelta] = None
+    cache: Optional[Cache] = None
+    sampling: Optional[Sampling] = None
 
     @property
     def starting_edges(self) -> Tuple[Edge, ...]:
@@ -305,6 +338,10 @@ class Settings:
         default_task_queue: the queue of tasks that do not name one.
         default_dispatcher_queue: the queue of flows that do not name one.
         location: where the section was written, or None when there is none.
+        migration_dir: the folder of Selinon-format migrations (YAML
+            ``migration_dir``, ``{VAR}`` references expanded), or None.
+        trace_storages: the ``trace`` entries ``storage``, which name a storage
+            adapter rather than a sink and so are not in ``trace``.
 
     .. versionadded:: 0.1.0
     """
@@ -314,6 +351,8 @@ class Settings:
     default_task_queue: str = DEFAULT_QUEUE
     default_dispatcher_queue: str = DEFAULT_QUEUE
     location: Optional[Location] = None
+    migration_dir: Optional[str] = None
+    trace_storages: Tuple[TraceStorage, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,14 @@ flow-definitions:
         to: fetch
 """
 
+WARNED = """\
+tasks:
+  - {name: fetch, import: tests.flow.sample, classname: FetchOrder}
+  - {name: spare, import: tests.flow.sample, classname: Refund}
+flows: [main]
+flow-definitions: [{name: main, edges: [{from: , to: spare, to: fetch}]}]
+"""
+
 
 def run(*args):
     """Run the command as a user would, from the repository root; return (exit code, stdout, stderr)."""
@@ -47,14 +55,41 @@ class TestCheck:
         assert 1 == cli.main(["check", str(path)])
         assert ("%(p)s:5: task 'fetch': unknown key 'max_retyr'; did you mean 'max_retry'?\n"
                 "%(p)s:8: flow 'main': no starting edge: one edge must have an empty 'from' (from:)\n"
-                "flowtrace check: 2 errors in 1 file\n" % {"p": path}, "") == capsys.readouterr()
+                "flowtrace check: 2 errors, 0 warnings in 1 file\n" % {"p": path}, "") == capsys.readouterr()
+
+    def test_warnings(self, tmp_path, capsys):
+        """Warnings print as file:line: warning: message, in line order with the errors; alone they exit 0."""
+        path = tmp_path / "warned.yml"
+        path.write_text(WARNED)
+        assert 0 == cli.main(["check", str(path)])
+        assert ("%(p)s:3: warning: task 'spare' is not used by any flow\n"
+                "%(p)s:5: warning: the key 'to' is written twice in one mapping (first at line 5); the last value "
+                "is used\n"
+                "ok: 2 tasks, 1 flow, 0 storages in 1 file (2 warnings)\n" % {"p": path}, "") == capsys.readouterr()
+
+    def test_strict(self, tmp_path, capsys):
+        """--strict makes warnings errors: printed as errors, counted as errors, exit code 1."""
+        path = tmp_path / "warned.yml"
+        path.write_text(WARNED)
+        assert 1 == cli.main(["check", "--strict", str(path)])
+        assert ("%(p)s:3: task 'spare' is not used by any flow\n"
+                "%(p)s:5: the key 'to' is written twice in one mapping (first at line 5); the last value is used\n"
+                "flowtrace check: 2 errors, 0 warnings in 1 file\n" % {"p": path}, "") == capsys.readouterr()
+
+    def test_errors_and_warnings(self, tmp_path, capsys):
+        """The summary counts errors, warnings and the files read."""
+        broken, warned = tmp_path / "broken.yml", tmp_path / "warned.yml"
+        broken.write_text("tasks: [\n")
+        warned.write_text(WARNED)
+        assert 1 == cli.main(["check", str(broken), str(warned)])
+        assert "flowtrace check: 1 error, 2 warnings in 2 files\n" == capsys.readouterr().out.splitlines(True)[-1]
 
     def test_syntax_error_subprocess(self, tmp_path):
         """Malformed YAML exits non-zero with file:line: what is wrong, and no traceback, from a real process."""
         path = tmp_path / "bad.yml"
         path.write_text("tasks:\n  - name: a\n    import: [x\n")
         assert (1, "%s:4: invalid YAML: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence "
-                   "at line 3)\nflowtrace check: 1 error in 1 file\n" % path, "") == run("check", str(path))
+                   "at line 3)\nflowtrace check: 1 error, 0 warnings in 1 file\n" % path, "") == run("check", str(path))
 
     def test_python_tag_subprocess(self, tmp_path):
         """A !!python/object tag is refused with file:line, from a real process, and nothing runs."""
@@ -63,7 +98,8 @@ class TestCheck:
         path.write_text("tasks:\n  - !!python/object/apply:os.system [\"touch %s\"]\n" % marker)
         code, out, err = run("check", str(path))
         assert (1, "%s:2: the tag !!python/object/apply:os.system is not allowed: flow configuration is plain YAML "
-                   "(mappings, lists, strings, numbers, booleans, null)\nflowtrace check: 1 error in 1 file\n" % path,
+                   "(mappings, lists, strings, numbers, booleans, null)\n"
+                   "flowtrace check: 1 error, 0 warnings in 1 file\n" % path,
                 "", False) == (code, out, err, marker.exists())
 
     def test_modules_from_the_current_directory(self, tmp_path):
@@ -115,7 +151,7 @@ class TestPlot:
         path = tmp_path / "broken.yml"
         path.write_text(BROKEN)
         assert 1 == cli.main(["plot", str(path), "-o", str(tmp_path / "graphs")])
-        assert ("flowtrace plot: 2 errors in 1 file\n", False) == (capsys.readouterr().out.splitlines(True)[-1],
+        assert ("flowtrace plot: 2 errors, 0 warnings in 1 file\n", False) == (capsys.readouterr().out.splitlines(True)[-1],
                                                                     (tmp_path / "graphs").exists())
 
     def test_dot_fails(self, tmp_path, capsys, monkeypatch):

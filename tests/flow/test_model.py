@@ -50,7 +50,7 @@ class TestModel:
                                               order.propagates("node_args", "shipping_flow"),
                                               shipping.propagates("node_args", "anything")]
         with pytest.raises(ValueError):
-            order.propagates("compound_finished", "x")
+            order.propagates("compound", "x")
 
     def test_loaded_classes(self):
         """Tasks, storages and foreach functions import what they name."""

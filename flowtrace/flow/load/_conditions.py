@@ -116,8 +116,14 @@ class ConditionReader:
     def node(self, value, name, signature) -> Optional[str]:
         node, line = value.get("node"), value.value_line("node")
         if not signature.reads_result:
-            if node is not None:
-                self.error(line, "predicate %r does not read a task result, so it takes no 'node'" % name)
+            if node is None:
+                return None
+            if isinstance(node, str) and node in self.nodes_from:  # Selinon accepts it and ignores it
+                self.fields.warn(line, "%s: predicate %r does not read a task result, so its 'node' %r is not used"
+                                 % (self.where, name, node))
+            else:
+                self.error(line, "predicate %r does not read a task result, so it takes no 'node'; and %s is "
+                           "not one of the edge's 'from' nodes" % (name, show(node)))
             return None
         if self.starting:
             self.error(value.value_line("name"), "predicate %r reads a task result, but %s has none to read"

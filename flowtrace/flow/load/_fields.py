@@ -30,15 +30,22 @@ class Fields:
         problems: where problems go, shared by every file of a check.
         imports: module name to the module or the :class:`ImportError` its
             import raised, shared by every file, so each module is imported once.
+        warnings: where warnings go: what Selinon accepts with a warning
+            (``flowtrace check --strict`` makes them errors).
     """
 
-    def __init__(self, path: str, problems: List[Problem], imports: Dict[str, Any]):
+    def __init__(self, path: str, problems: List[Problem], imports: Dict[str, Any],
+                 warnings: Optional[List[Problem]] = None):
         self.path = path
         self.problems = problems
         self.imports = imports
+        self.warnings = problems if warnings is None else warnings
 
     def error(self, line: int, message: str) -> None:
         self.problems.append(Problem(self.path, line, message))
+
+    def warn(self, line: int, message: str) -> None:
+        self.warnings.append(Problem(self.path, line, message))
 
     def keys(self, mapping, part: str, where: str) -> None:
         """Report every key of ``mapping`` that ``part`` does not have."""

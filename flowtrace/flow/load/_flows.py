@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Literal, Mapping, NamedTuple, Optional, Set, Tuple, Union
 
-from flowtrace.flow.load import _yaml
+from flowtrace.flow.load import _options, _yaml
 from flowtrace.flow.load._conditions import ConditionReader
 from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load._words import a, unknown
@@ -71,6 +71,10 @@ class _FlowReader:
                 self.error(line, "%r is waited for, but the flow never starts it" % node)
         nowait = self.read_nowait()
         propagate = {option: self.read_propagate(option) for option in PROPAGATE_OPTIONS}
+        for kind in ("finished", "failures"):
+            self.check_disjoint(propagate, kind)
+        node_args_from_first = self.read_node_args_from_first(edges)
+        eager_failures = self.read_eager_failures(nowait)
         for edge_where, line, nodes_to in self.foreach_checks:
             for node in nodes_to:
                 if node in self.known.tasks:
@@ -92,6 +96,14 @@ class _FlowReader:
             propagate_finished=propagate["finished"],
             propagate_failures=propagate["failures"],
             location=here,
+            propagate_parent_failures=propagate["parent_failures"],
+            propagate_compound_finished=propagate["compound_finished"],
+            propagate_compound_failures=propagate["compound_failures"],
+            node_args_from_first=node_args_from_first,
+            eager_failures=eager_failures,
+            throttling=_options.throttling(fields, item, self.where),
+            cache=_options.cache(fields, item, self.where),
+            sampling=_options.sampling(fields, item, self.where),
         )
 
     def names(self, mapping, key, where, expected="a task or flow name or a list of them"):
@@ -165,8 +177,9 @@ class _FlowReader:
             condition = ConditionReader(fields, self.known, where, from_names, starting).read(
                 raw["condition"], raw.value_line("condition"))
         foreach = self.read_foreach(raw, where, [node for node, _ in nodes_to]) if "foreach" in raw else None
-        return Edge(from_names, tuple(node for node, _ in nodes_to), condition, foreach,
-                    Location(fields.path, raw.line))
+        to_names = tuple(node for node, _ in nodes_to)
+        selective = _options.selective(fields, raw, where, to_names, self.known.tasks, self.known.listed)
+        return Edge(from_names, to_names, condition, foreach, Location(fields.path, raw.line), selective)
 
     def read_foreach(self, raw, where, nodes_to) -> Optional[Foreach]:
         fields = self.fields
@@ -266,10 +279,54 @@ class _FlowReader:
         for node, line in found:
             if node in self.known.tasks:
                 self.error(line, "%r lists %r, a task; it takes sub-flows only" % (key, node))
-            elif option in ("node_args", "parent") and node not in self.targets:
+            elif option in ("node_args", "parent", "parent_failures") and node not in self.targets:
                 self.error(line, "%r lists %r, which the flow never starts" % (key, node))
-            elif option in ("finished", "failures") and node not in self.sources:
+            elif option.endswith(("finished", "failures")) and option != "parent_failures" \
+                    and node not in self.sources:
                 self.error(line, "%r lists %r, but no edge or failure of the flow waits for it" % (key, node))
-            elif option == "failures" and node not in self.failed:
+            elif option.endswith("failures") and option != "parent_failures" and node not in self.failed:
                 self.error(line, "%r lists %r, but no 'failures' entry handles its failure" % (key, node))
+        return tuple(node for node, _ in found)
+
+    def check_disjoint(self, propagate, kind) -> None:
+        """``propagate_<kind>`` and ``propagate_compound_<kind>`` must not both apply to one sub-flow."""
+        plain_value, compound = propagate[kind], propagate["compound_" + kind]
+        if not plain_value or not compound:
+            return
+        key, line = "propagate_compound_" + kind, self.item.value_line("propagate_compound_" + kind)
+        if plain_value is True or compound is True:
+            self.error(line, "'propagate_%s' and %r exclude each other; list the sub-flows of each instead of "
+                       "true" % (kind, key))
+            return
+        for node in compound:
+            if node in plain_value:
+                self.error(line, "%r lists %r, which 'propagate_%s' lists too" % (key, node, kind))
+
+    def read_node_args_from_first(self, edges) -> bool:
+        item = self.item
+        if not self.fields.flag(item, "node_args_from_first", self.where):
+            return False
+        line = item.value_line("node_args_from_first")
+        starting = [edge for edge in edges if edge.is_starting]
+        if len(starting) > 1 or any(len(edge.nodes_to) > 1 for edge in starting):
+            self.error(line, "'node_args_from_first' needs exactly one starting node, the task whose result "
+                       "becomes the node arguments")
+        elif starting and starting[0].nodes_to and starting[0].nodes_to[0] not in self.known.tasks:
+            self.error(line, "'node_args_from_first': the starting node %r is a flow; it must be a task"
+                       % starting[0].nodes_to[0])
+        return True
+
+    def read_eager_failures(self, nowait) -> Union[bool, Tuple[str, ...]]:
+        item = self.item
+        value = item.get("eager_failures")
+        if not value or value is True:
+            return bool(value)
+        found = self.names(item, "eager_failures", self.where, expected="true, false or task or flow names")
+        for node, line in found:
+            if node not in self.used:
+                self.error(line, "'eager_failures' lists %r, which the flow does not use" % node)
+            elif node in nowait:
+                self.error(line, "'eager_failures' lists %r, which is in 'nowait', so its failure is not seen" % node)
+            elif node in self.failed:
+                self.error(line, "'eager_failures' lists %r, whose failure a 'failures' entry handles" % node)
         return tuple(node for node, _ in found)

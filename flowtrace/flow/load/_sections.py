@@ -13,14 +13,22 @@ import difflib
 import re
 from typing import Any, Dict, List, Optional, Set, Tuple
 
-from flowtrace.flow.load import _yaml
+from flowtrace.flow.load import _options, _yaml
 from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load._flows import Known, read_flow
 from flowtrace.flow.load._words import a, plain, show, unknown
 from flowtrace.flow.load.schema import KEYS
-from flowtrace.flow.model import Flow, FlowConfig, FrozenMap, Location, Problem, Settings, Storage, Task
+from flowtrace.flow.model import Flow, FlowConfig, FrozenMap, Location, Problem, Settings, Storage, Task, TraceStorage
 
 _NODE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")  # Selinon's rule for task and flow names
+
+
+def _one(entry, key):
+    """The mapping of ``entry``'s one ``key``, with its lines."""
+    part = _yaml.Map(entry.key_line(key))
+    part[key] = entry[key]
+    part.key_lines[key], part.value_lines[key] = entry.key_line(key), entry.value_line(key)
+    return part
 
 
 class Sections:
@@ -28,10 +36,12 @@ class Sections:
 
     Args:
         problems: where every problem found goes.
+        warnings: where every warning goes (what Selinon accepts but warns of).
     """
 
-    def __init__(self, problems: List[Problem]):
+    def __init__(self, problems: List[Problem], warnings: Optional[List[Problem]] = None):
         self.problems = problems
+        self.warnings = problems if warnings is None else warnings
         self.imports: Dict[str, Any] = {}  # shared by every file's Fields: each module is imported once
         self.settings = Settings()
         self.predicates_broken = False  # predicates_module failed to import
@@ -49,7 +59,7 @@ class Sections:
         """Read ``(path, data)`` documents and return what they configure, problems or not."""
         sections: Dict[str, List[Tuple[Fields, Any, str]]] = {key: [] for key in KEYS["top level"]}
         for path, data in documents:
-            fields = Fields(path, self.problems, self.imports)
+            fields = Fields(path, self.problems, self.imports, self.warnings)
             if data is None:
                 fields.error(1, "the file is empty; expected a mapping with any of: %s" % ", ".join(KEYS["top level"]))
                 continue
@@ -57,14 +67,17 @@ class Sections:
                 fields.error(1, "the file must hold a mapping with any of: %s; not %s"
                              % (", ".join(KEYS["top level"]), a(data)))
                 continue
-            fields.keys(data, "top level", "top level")
+            for key in data:  # Selinon skips them with a warning
+                if key not in KEYS["top level"]:
+                    fields.warn(data.key_line(key), unknown("key", key, KEYS["top level"], "top level").replace(
+                        "unknown key", "skipping the unknown key", 1))
             for key in KEYS["top level"]:
                 if key in data:
                     sections[key].append((fields, data, key))
-        self.read_global(sections["global"])
         for fields, data, key in sections["storages"]:
             for item, line in fields.items(data, key):
                 self.read_storage(fields, item, line)
+        self.read_global(sections["global"])  # after the storages, which its trace entries may name
         for fields, data, key in sections["tasks"]:
             for item, line in fields.items(data, key):
                 self.read_task(fields, item, line)
@@ -81,7 +94,8 @@ class Sections:
                            % name)
         for task in self.tasks.values():
             if task.name not in self.used and task.location is not None:  # read_task gives each one
-                self.error(task.location, "task %r is not used by any flow" % task.name)
+                self.warnings.append(Problem(task.location.path, task.location.line,
+                                             "task %r is not used by any flow" % task.name))
         flows = {name: self.flows[name] for name in self.listed if name in self.flows}
         return FlowConfig(tasks=FrozenMap(self.tasks), flows=FrozenMap(flows), storages=FrozenMap(self.storages),
                           settings=self.settings, files=files)
@@ -106,9 +120,17 @@ class Sections:
                 if fields.module(section.value_line("predicates_module"), module, "global",
                                  "predicates_module") is None:
                     self.predicates_broken = True
-            trace = self.read_trace(fields, section) if "trace" in section else ()
+            trace, trace_storages = self.read_trace(fields, section) if "trace" in section else ((), ())
+            migration_dir = None
+            if section.get("migration_dir"):  # Selinon takes null and "" as no folder
+                migration_dir = fields.text(section, "migration_dir", "global")
+                if migration_dir is not None:
+                    migration_dir = fields.expand(section.value_line("migration_dir"), migration_dir, "global",
+                                                  "migration_dir")
             self.settings = Settings(
                 trace=trace,
+                trace_storages=trace_storages,
+                migration_dir=migration_dir,
                 predicates_module=module,
                 default_task_queue=fields.queue(section, "default_task_queue", "global",
                                                 self.settings.default_task_queue),
@@ -117,33 +139,55 @@ class Sections:
                 location=Location(fields.path, section.line),
             )
 
-    def read_trace(self, fields: Fields, section) -> tuple:
+    def read_trace(self, fields: Fields, section) -> Tuple[tuple, tuple]:
+        """The sink entries of ``trace``, and its ``storage`` entries."""
         from flowtrace.flow import _trace
 
         value, line = section["trace"], section.value_line("trace")
         if value is None or value is False:
-            return ()
+            return (), ()
         if isinstance(value, _yaml.Map):  # Selinon also takes a single entry
             entries = [(value, line)]
         elif isinstance(value, _yaml.Seq):
             entries = list(zip(value, value.item_lines))
         else:
             fields.error(line, "global: 'trace' must be a list of sinks, not %s" % a(value))
-            return ()
+            return (), ()
         flat: List[Tuple[Any, int]] = []
+        storages: List[TraceStorage] = []
         for entry, entry_line in entries:
             if isinstance(entry, _yaml.Map) and len(entry) > 1:  # Selinon reads every sink key of an entry
-                flat.extend(({key: entry[key]}, entry.key_line(key)) for key in entry)
+                flat.extend((_one(entry, key), entry.key_line(key)) for key in entry)
             else:
                 flat.append((entry, entry_line))
         result = []
         for index, (entry, entry_line) in enumerate(flat):
+            if isinstance(entry, _yaml.Map) and list(entry) == ["storage"]:
+                storage = self.read_trace_storage(fields, index, entry)
+                if storage is not None:
+                    storages.append(storage)
+                continue
             entry = plain(entry)
             problem = _trace.problem(index, entry)
             if problem:
                 fields.error(entry_line, problem)
             result.append(entry)
-        return tuple(result)
+        return tuple(result), tuple(storages)
+
+    def read_trace_storage(self, fields: Fields, index: int, entry) -> Optional[TraceStorage]:
+        value, line = entry["storage"], entry.value_line("storage")
+        where = "global.trace entry %d (storage)" % (index + 1)
+        if not fields.mapping(value, line, where, "the entry"):
+            return None
+        fields.keys(value, "trace storage", where)
+        name = fields.text(value, "name", where, required=True)
+        method = fields.text(value, "method", where) if "method" in value else "trace"
+        if name is not None and name not in self.storages:
+            fields.error(value.value_line("name"), unknown("storage", name, list(self.storages), where))
+            return None
+        if name is None or method is None:
+            return None
+        return TraceStorage(name, method, Location(fields.path, value.line))
 
     # --- storages and tasks ---------------------------------------------------
 
@@ -164,7 +208,8 @@ class Sections:
         if name is not None and self.first(fields, item, "storage", name, self.storages):
             self.storages[name] = Storage(name, import_path or "", class_name or name,
                                           FrozenMap(plain(configuration or {})),
-                                          Location(fields.path, item.value_line("name")))
+                                          Location(fields.path, item.value_line("name")),
+                                          cache=_options.cache(fields, item, where))
 
     def first(self, fields: Fields, item, what: str, name: str, entries) -> bool:
         """Whether ``entries`` has no ``name`` yet; if it has, reports the entry ``item`` as defined twice."""
@@ -210,6 +255,8 @@ class Sections:
             queue=fields.queue(item, "queue", where, self.settings.default_task_queue),
             output_schema=fields.text(item, "output_schema", where),
             location=Location(fields.path, item.value_line("name")),
+            throttling=_options.throttling(fields, item, where),
+            selective_run_function=_options.selective_run_function(fields, item, where),
         )
         if name is not None and self.first(fields, item, "task", name, self.tasks):
             self.tasks[name] = task

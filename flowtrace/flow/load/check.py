@@ -27,8 +27,12 @@ class CheckResult(NamedTuple):
 
     Attributes:
         config: the :class:`~flowtrace.flow.model.FlowConfig`, or None when there are problems.
-        problems: every :class:`~flowtrace.flow.model.Problem`, in file and line order.
+        problems: every error, a :class:`~flowtrace.flow.model.Problem`, in file and line order.
         files: the YAML files read, in the order read.
+        warnings: every warning, in file and line order: what Selinon accepts
+            but warns of (a task no flow uses, a key written twice in one
+            mapping, ...). They do not stop the configuration from loading;
+            in strict mode they are in ``problems`` instead.
 
     .. versionadded:: 0.1.0
     """
@@ -36,6 +40,7 @@ class CheckResult(NamedTuple):
     config: Optional[FlowConfig]
     problems: Tuple[Problem, ...]
     files: Tuple[str, ...]
+    warnings: Tuple[Problem, ...] = ()
 
 
 def yaml_files(paths) -> Tuple[List[str], List[Problem]]:
@@ -84,11 +89,12 @@ def _folder(path: str) -> List[str]:
     return [full for _, full in sorted(found)]
 
 
-def check_paths(*paths) -> CheckResult:
+def check_paths(*paths, strict: bool = False) -> CheckResult:
     """Read and check flow YAML files and folders; never raises for their content.
 
     Args:
         paths: files and folders, as for :func:`flowtrace.load_flows`.
+        strict: make every warning an error, as ``flowtrace check --strict`` does.
 
     Returns:
         A :class:`CheckResult`: the configuration when nothing is wrong, and every problem found.
@@ -96,6 +102,7 @@ def check_paths(*paths) -> CheckResult:
     .. versionadded:: 0.1.0
     """
     files, problems = yaml_files(paths)
+    warnings: List[Problem] = []
     documents = []
     for path in files:
         try:
@@ -106,11 +113,17 @@ def check_paths(*paths) -> CheckResult:
         except _yaml.YamlError as exc:
             problems.append(Problem(path, exc.line or 1, exc.message))
             continue
-        for line, key, first in document.duplicates:
-            problems.append(Problem(path, line, "the key %s is written twice in one mapping (first at line %d)"
-                                    % (show(key), first)))
+        for line, key, first in document.duplicates:  # PyYAML, and so Selinon, keep the last value
+            warnings.append(Problem(path, line, "the key %s is written twice in one mapping (first at line %d); "
+                                    "the last value is used" % (show(key), first)))
         documents.append((path, document.data))
-    config = Sections(problems).read(documents, tuple(files))
+    config = Sections(problems, warnings).read(documents, tuple(files))
+    if strict:
+        problems, warnings = problems + warnings, []
     order = {path: index for index, path in enumerate(files)}
-    ordered = sorted(problems, key=lambda p: (order.get(p.path, -1), p.line))
-    return CheckResult(None if ordered else config, tuple(ordered), tuple(files))
+
+    def in_order(found):
+        return tuple(sorted(found, key=lambda p: (order.get(p.path, -1), p.line)))
+
+    ordered = in_order(problems)
+    return CheckResult(None if ordered else config, ordered, tuple(files), in_order(warnings))

@@ -26,11 +26,13 @@ def write(tmp_path, text, name="flows.yml", nodes=True):
 
 
 def problems(tmp_path, text, nodes=True):
-    """Check one document; return its problems as 'line: message'."""
+    """Check one document; return its errors as 'line: message' and its warnings as 'line: warning: message'."""
     path = write(tmp_path, text, nodes=nodes)
     result = check_paths(str(path))
-    assert {str(path)} >= {problem.path for problem in result.problems}
-    return ["%d: %s" % (problem.line, problem.message) for problem in result.problems]
+    assert {str(path)} >= {problem.path for problem in result.problems + result.warnings}
+    found = [(problem.line, "", problem.message) for problem in result.problems]
+    found += [(problem.line, "warning: ", problem.message) for problem in result.warnings]
+    return ["%d: %s%s" % found_one for found_one in sorted(found, key=lambda one: one[0])]
 
 
 def config(tmp_path, text, nodes=True):
@@ -62,16 +64,17 @@ class TestFiles:
         ] == [str(problem) for problem in result.problems]
 
     def test_unknown_top_level_key(self, tmp_path):
-        """An unknown top-level key is reported with the nearest valid one."""
-        assert ["6: task 'a' is not used by any flow", "7: task 'b' is not used by any flow",
-                "8: task 'c' is not used by any flow",
-                "9: top level: unknown key 'flow-definition'; did you mean 'flow-definitions'?"] \
+        """An unknown top-level key is a warning, as in Selinon, with the nearest valid one."""
+        assert ["6: warning: task 'a' is not used by any flow", "7: warning: task 'b' is not used by any flow",
+                "8: warning: task 'c' is not used by any flow",
+                "9: warning: top level: skipping the unknown key 'flow-definition'; did you mean 'flow-definitions'?"] \
             == problems(tmp_path, "flow-definition: []\n")
 
     def test_duplicate_key(self, tmp_path):
-        """A key written twice in one mapping is an error on the second."""
-        assert ["2: task 'a' is not used by any flow",
-                "4: the key 'import' is written twice in one mapping (first at line 3)"] == problems(tmp_path, """
+        """A key written twice in one mapping is a warning on the second, whose value is used, as in Selinon."""
+        assert ["2: warning: task 'a' is not used by any flow",
+                "4: warning: the key 'import' is written twice in one mapping (first at line 3); the last value "
+                "is used"] == problems(tmp_path, """
             tasks:
               - name: a
                 import: tests.flow.sample
@@ -146,13 +149,13 @@ class TestTasks:
     def test_keys_and_types(self, tmp_path):
         """Unknown keys get a suggestion, Selinon-only keys are named as such, and values are type-checked."""
         assert [
-            "2: task 'a' is not used by any flow",
+            "2: warning: task 'a' is not used by any flow",
             "3: task 'a': module 'tests.flow.sample' has no 'a' (the task class: without a 'classname', the name)",
             "4: task 'a': 'max_retry' must be a whole number, 0 or more, not -1 (a number)",
             "5: task 'a': 'retry_countdown' must be a number of seconds, 0 or more, not 'soon'",
             "6: task 'a': 'storage_readonly' must be true or false, not 'yes'",
             "7: task 'a': unknown key 'queu'; did you mean 'queue'?",
-            "8: task 'a': 'throttling' is a Selinon option that flowtrace does not support",
+            "8: task 'a', throttling: unknown key 'second'; did you mean 'seconds'?",
             "9: task 'a': 'output_schema' must be a non-empty string, not a list",
         ] == problems(tmp_path, """
             tasks:
@@ -162,7 +165,7 @@ class TestTasks:
                 retry_countdown: soon
                 storage_readonly: "yes"
                 queu: q
-                throttling: {seconds: 1}
+                throttling: {second: 1}
                 output_schema: [x]
         """, nodes=False)
 
@@ -195,7 +198,7 @@ class TestTasks:
 
     def test_unused_task(self, tmp_path):
         """A task that no flow starts, waits for or falls back to is an error."""
-        assert ["8: task 'c' is not used by any flow"] == problems(tmp_path, """
+        assert ["8: warning: task 'c' is not used by any flow"] == problems(tmp_path, """
             flows: [main]
             flow-definitions:
               - name: main
@@ -234,18 +237,18 @@ class TestTasks:
 
 class TestStorages:
     def test_problems(self, tmp_path):
-        """Storages need a name and an import; their class must exist; Selinon's cache is not supported."""
+        """Storages need a name and an import; their class must exist; a cache's keys are checked."""
         assert [
             "2: storage at line 2: 'name' is missing",
-            "3: storage 's': 'cache' is a Selinon option that flowtrace does not support",
             "3: storage 's': 'configuration' must be a mapping, not a string",
             "3: storage 's': module 'tests.flow.sample' has no 's' (the storage class: without a 'classname', "
             "the name)",
+            "3: storage 's', cache: unknown key 'nmae'; did you mean 'name'?",
             "5: storage 'db' is defined twice; the first is at %s:4" % (tmp_path / "flows.yml"),
         ] == problems(tmp_path, """
             storages:
               - {import: tests.flow.sample}
-              - {name: s, import: tests.flow.sample, configuration: x, cache: {}}
+              - {name: s, import: tests.flow.sample, configuration: x, cache: {nmae: LRU}}
               - {name: db, import: tests.flow.sample, classname: MemoryStorage}
               - {name: db, import: tests.flow.sample, classname: MemoryStorage}
         """, nodes=False)
@@ -264,11 +267,11 @@ class TestFlows:
         """)
 
     def test_flow_keys(self, tmp_path):
-        """Unknown and Selinon-only flow keys, and missing edges."""
+        """Unknown flow keys, wrong values, and missing edges."""
         assert [
             "11: flow 'main': 'edges' is missing",
             "12: flow 'main': unknown key 'edgs'; did you mean 'edges'?",
-            "13: flow 'main': 'eager_failures' is a Selinon option that flowtrace does not support",
+            "13: flow 'main': 'eager_failures' must be true, false or task or flow names, not a number",
             "14: flow 'main': 'max_retry' must be a whole number, 0 or more, not 1.5 (a number)",
             "15: flow 'main': 'propagate_parent' must be true, false or sub-flow names, not a number",
         ] == [line for line in problems(tmp_path, """
@@ -276,7 +279,7 @@ class TestFlows:
             flow-definitions:
               - name: main
                 edgs: [{from: , to: [a, b, c]}]
-                eager_failures: a
+                eager_failures: 5
                 max_retry: 1.5
                 propagate_parent: 3
         """) if "not used" not in line]
@@ -305,7 +308,7 @@ class TestFlows:
             "17: flow 'main', edge 5: 'a' is in 'from' twice",
             "18: flow 'main', edge 6: unknown key 'form'; did you mean 'from'?",
             "18: flow 'main', edge 6: 'from' is missing; leave it empty (from:) for the starting edge",
-            "19: flow 'main', edge 7: 'selective' is a Selinon option that flowtrace does not support",
+            "19: flow 'main', edge 7, selective: a selective edge starts one sub-flow, not 'c'",
             "20: flow 'main', edge 8: an edge must be a mapping, not a string",
         ] == problems(tmp_path, """
             flows: [main]
@@ -318,7 +321,7 @@ class TestFlows:
                   - {from: [a, 3], to: bb}
                   - {from: [a, a], to: c}
                   - {form: a, to: c}
-                  - {from: a, to: c, selective: {}}
+                  - {from: a, to: c, selective: {tasks: [a]}}
                   - a -> b
         """)
 
@@ -371,7 +374,8 @@ class TestFlows:
             "18: flow 'main': 'propagate_parent' lists 'other', which the flow never starts",
             "19: flow 'main': 'propagate_finished' lists 'other', but no edge or failure of the flow waits for it",
             "20: flow 'main': 'propagate_failures' lists 'sub', but no 'failures' entry handles its failure",
-            "21: flow 'main': 'propagate_compound_finished' is a Selinon option that flowtrace does not support",
+            "21: flow 'main': 'propagate_finished' and 'propagate_compound_finished' exclude each other; list the "
+            "sub-flows of each instead of true",
         ] == problems(tmp_path, """
             flows: [main, sub, other]
             flow-definitions:
@@ -472,7 +476,7 @@ class TestConditions:
         """)
 
     def test_nodes(self, tmp_path):
-        """A result predicate names one 'from' node that is a task with a readable storage; others take no node."""
+        """A result predicate names one 'from' node that is a task with a readable storage; for others a node is a warning."""
         assert [
             "20: flow 'main', edge 2, condition: predicate 'fieldExist' reads a task result: say whose with 'node' "
             "(one of 'a', 'c' and 'sub')",
@@ -480,8 +484,8 @@ class TestConditions:
             "22: flow 'main', edge 2, condition: predicate 'fieldExist' reads the result of 'c', which has no "
             "'storage' to read it from",
             "23: flow 'main', edge 2, condition: predicate 'fieldExist' reads a task result, and 'sub' is a flow",
-            "24: flow 'main', edge 2, condition: predicate 'argsFieldExist' does not read a task result, so it "
-            "takes no 'node'",
+            "24: warning: flow 'main', edge 2, condition: predicate 'argsFieldExist' does not read a task result, "
+            "so its 'node' 'a' is not used",
         ] == condition_problems(tmp_path, """
             or:
               - {name: fieldExist, args: {key: k}}
@@ -575,7 +579,6 @@ class TestGlobal:
         """Global keys are checked; the default queues apply to tasks and flows that name none."""
         assert [
             "15: global: unknown key 'default_queue'; did you mean 'default_task_queue'?",
-            "16: global: 'migration_dir' is a Selinon option that flowtrace does not support",
         ] == problems(tmp_path, """
             flows: [main]
             flow-definitions:
@@ -601,8 +604,7 @@ class TestGlobal:
         """Each trace entry is checked with parse_trace_config, on its own line."""
         assert [
             "15: global.trace entry 2 (json): unknown option 'pth'; expected path, max_line, events, min_level",
-            "16: global.trace entry 3: unknown sink 'storage'; expected one of logging, json, structlog, sentry, "
-            "otel, function",
+            "16: global.trace entry 3 (storage): unknown storage 'dbb'; did you mean 'db'?",
             "17: global.trace entry 4 (function): cannot import module 'tests.flow.nope' for the function sink: "
             "ModuleNotFoundError: No module named 'tests.flow.nope'",
             "18: global.trace entry 5 (sentry): a 'dsn' string is required, got None",
@@ -614,7 +616,7 @@ class TestGlobal:
               trace:
                 - logging: true
                 - json: {pth: x}
-                - storage: {name: db}
+                - storage: {name: dbb}
                 - function: {import: tests.flow.nope, name: f}
                 - sentry: {}
         """)

@@ -125,8 +125,31 @@ class TestLoadErrors:
         with pytest.raises(FlowConfigError) as info:
             flowtrace.load_flows(str(path))
         assert [
-            Problem(str(path), 2, "task 'a' is not used by any flow"),
             Problem(str(path), 3, "task 'a': module 'tests.flow.sample' has no 'a' (the task class: without a "
                                   "'classname', the name)"),
             Problem(str(path), 4, "task 'a': unknown key 'clasname'; did you mean 'classname'?"),
         ] == list(info.value.problems)
+
+
+class TestLoadWarnings:
+    TEXT = ("tasks:\n  - {name: a, import: tests.flow.sample, classname: Refund}\n"
+            "  - {name: b, import: tests.flow.sample, classname: Refund}\n"
+            "flows: [main]\nflow-definitions:\n  - {name: main, edges: [{from: , to: a}]}\n")
+
+    def test_warns_and_loads(self, tmp_path):
+        """A warning (here a task no flow uses) is issued as a FlowConfigWarning, and the configuration loads."""
+        path = tmp_path / "flows.yml"
+        path.write_text(self.TEXT)
+        with pytest.warns(flowtrace.FlowConfigWarning) as caught:
+            loaded = flowtrace.load_flows(str(path))
+        assert (["a", "b"], ["%s:3: task 'b' is not used by any flow" % path],
+                [Problem(str(path), 3, "task 'b' is not used by any flow")]) == (
+            list(loaded.tasks), [str(one.message) for one in caught], [one.message.problem for one in caught])
+
+    def test_strict(self, tmp_path):
+        """strict=True makes the warning an error."""
+        path = tmp_path / "flows.yml"
+        path.write_text(self.TEXT)
+        with pytest.raises(FlowConfigError) as info:
+            flowtrace.load_flows(str(path), strict=True)
+        assert [Problem(str(path), 3, "task 'b' is not used by any flow")] == list(info.value.problems)
