@@ -33,7 +33,7 @@ from flowtrace.errors import FatalTaskError, NoParentNodeError, RetryTask
 
 if TYPE_CHECKING:
     from flowtrace.storages.pool import StoragePool
-    from flowtrace.storages.base import DataStorage
+    from flowtrace.storages.base import StorageAdapter
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
 
@@ -91,8 +91,8 @@ class FlowTask(abc.ABC):
         """
 
     @property
-    def storage(self) -> DataStorage | None:
-        """The task's storage adapter (a :class:`~flowtrace.DataStorage`), connected; None without storage.
+    def storage(self) -> StorageAdapter | None:
+        """The task's storage adapter (a :class:`~flowtrace.DataStorage` or any other adapter), connected; None without storage.
 
         .. versionadded:: 0.1.0
         """
