@@ -60,7 +60,7 @@ class TestRedisStorage:
         ({"url": ""}, "RedisStorage needs a Redis URL, got ''"),
         ({"prefix": ""}, "RedisStorage needs a non-empty key prefix, got ''"),
         ({"expire": 0}, "RedisStorage expire must be a positive number of seconds or None, got 0"),
-        ({"socket_timeout": -1}, "RedisStorage socket_timeout must be a positive number of seconds, got -1"),
+        ({"socket_timeout": -1}, "RedisStorage socket_timeout must be a positive number of seconds or None, got -1"),
     ])
     def test_bad_options_are_named(self, options, message):
         """A bad option raises ValueError naming it and its value."""

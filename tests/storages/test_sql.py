@@ -81,7 +81,7 @@ class TestSqlStorage:
         assert False is storage.is_connected()
 
     @pytest.mark.parametrize("options, message", [
-        ({"url": ""}, "SqlStorage needs a SQLAlchemy URL, got ''"),
+        ({"url": ""}, "SqlStorage needs a SQLAlchemy URL as url or connection_string, got an empty string"),
         ({"url": POSTGRES_URL, "table": ""}, "SqlStorage needs a table name, got ''"),
     ])
     def test_bad_options_are_named(self, options, message):
