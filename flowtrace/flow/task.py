@@ -33,7 +33,7 @@ from flowtrace.errors import FatalTaskError, NoParentNodeError, RetryTask
 
 if TYPE_CHECKING:
     from flowtrace.storages.pool import StoragePool
-    from flowtrace.storages.base import StorageAdapter
+    from flowtrace.storages.base import DataStorage
 
 __all__ = ["FlowTask", "FatalTaskError", "RetryTask", "NoParentNodeError"]
 
@@ -91,14 +91,15 @@ class FlowTask(abc.ABC):
         """
 
     @property
-    def storage(self) -> StorageAdapter | None:
-        """The task's storage adapter (a :class:`~flowtrace.DataStorage` or any other adapter), connected; None without storage.
+    def storage(self) -> DataStorage | None:
+        """The task's storage adapter (a :class:`~flowtrace.DataStorage`), connected; None without storage.
 
         .. versionadded:: 0.1.0
         """
         pool = self._pool
         name = pool.storage_name_of(self.task_name) if pool is not None else None
-        return None if name is None or pool is None else pool.get_connected_storage(name)
+        # Typed as DataStorage for users' annotations; a duck-typed (Selinon) adapter has the same methods.
+        return None if name is None or pool is None else cast("DataStorage", pool.get_connected_storage(name))
 
     def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.

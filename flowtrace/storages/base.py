@@ -165,19 +165,19 @@ class StorageAdapter(Protocol):
     """
 
     def connect(self) -> None:
-        """See :meth:`DataStorage.connect`."""
+        """See :meth:`flowtrace.DataStorage.connect`."""
 
     def is_connected(self) -> bool:
-        """See :meth:`DataStorage.is_connected`."""
+        """See :meth:`flowtrace.DataStorage.is_connected`."""
 
     def disconnect(self) -> None:
-        """See :meth:`DataStorage.disconnect`."""
+        """See :meth:`flowtrace.DataStorage.disconnect`."""
 
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
-        """See :meth:`DataStorage.retrieve`."""
+        """See :meth:`flowtrace.DataStorage.retrieve`."""
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
-        """See :meth:`DataStorage.store`."""
+        """See :meth:`flowtrace.DataStorage.store`."""
 
 
 #: The methods every storage adapter has, Selinon's and flowtrace's alike.

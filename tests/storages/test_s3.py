@@ -15,7 +15,6 @@ from flowtrace.storages.pool import StoragePool
 from flowtrace.testing import capture_events
 from tests.storages.conftest import unique
 
-pytestmark = pytest.mark.integration
 
 FLOW, TASK, TASK_ID = "orders", "charge", "5f1c0b9e-6d0c-4c43-9a57-2f0c2d1f0a11"
 KEYS = {"aws_access_key_id": "AKIDFLOWTRACETEST", "aws_secret_access_key": "s3cr3t-never-printed",

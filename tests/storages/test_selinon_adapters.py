@@ -23,7 +23,6 @@ from flowtrace.storages.base import check_adapter_class  # noqa: E402
 from flowtrace.storages.pool import StoragePool  # noqa: E402
 from flowtrace.testing import capture_events  # noqa: E402
 
-pytestmark = pytest.mark.integration
 
 FLOW, TASK = "orders", "charge"
 OLD_REDIS = int(importlib.metadata.version("redis").split(".")[0]) < 6

@@ -94,7 +94,6 @@ class TestSqlStorage:
 class TestSelinonKeys:
     """SqlStorage with Selinon's PostgreSQL configuration keys."""
 
-    @pytest.mark.integration
     def test_selinon_connection_string_on_postgresql(self):
         """connection_string ``postgresql://`` without driver runs on psycopg 3 when psycopg2 is missing."""
         import importlib.util
