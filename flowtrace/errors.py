@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flowtrace.flow.model import Problem
 
-__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FlowConfigWarning", "FatalTaskError", "RetryTask", "NoParentNodeError",
-           "FlowError", "StorageError", "MissingResult", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FlowConfigWarning", "FatalTaskError", "RetryTask",
+           "NoParentNodeError", "FlowError", "StorageError", "MissingResult", "CacheMissError", "EXIT_FAILURE",
+           "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 #: The exit code of a ``flowtrace`` command that failed while running.
 EXIT_FAILURE = 1
@@ -183,6 +184,18 @@ class MissingResult(LookupError):
     The built-in adapters raise it from ``retrieve()`` and ``delete()``. It is
     a :class:`LookupError`, like :class:`KeyError`, but its message reads as a
     sentence.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class CacheMissError(LookupError):
+    """A cache of :mod:`flowtrace.caches` does not hold the item asked for.
+
+    :meth:`Cache.get() <flowtrace.caches.Cache.get>` raises it, as Selinon's
+    caches raise ``selinon.errors.CacheMissError``; a storage pool reads
+    either one as a cache miss and asks the storage. It is a
+    :class:`LookupError`, like :class:`KeyError`.
 
     .. versionadded:: 0.1.0
     """

@@ -98,7 +98,8 @@ class FlowTask(abc.ABC):
         """
         pool = self._pool
         name = pool.storage_name_of(self.task_name) if pool is not None else None
-        return None if name is None or pool is None else pool.get_connected_storage(name)
+        # Typed as DataStorage for users' annotations; a duck-typed (Selinon) adapter has the same methods.
+        return None if name is None or pool is None else cast("DataStorage", pool.get_connected_storage(name))
 
     def parent_task_result(self, parent_name: str) -> Any:
         """Return the result of the task ``parent_name``, which ran before this one in the flow.

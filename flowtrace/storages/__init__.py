@@ -7,10 +7,11 @@ adapter                                                         extra to install
 :class:`~flowtrace.storages.filesystem.FilesystemStorage`       (none)
 :class:`~flowtrace.storages.redis.RedisStorage`                 ``flowtrace[redis]``
 :class:`~flowtrace.storages.sql.SqlStorage`                     ``flowtrace[sql]``
+:class:`~flowtrace.storages.s3.S3Storage`                       ``flowtrace[s3]``
 ==============================================================  ==================
 
 Each adapter is imported on first use (``flowtrace.storages.RedisStorage``),
-so that importing this package never imports redis or SQLAlchemy.
+so that importing this package never imports redis, SQLAlchemy or boto3.
 """
 
 from typing import TYPE_CHECKING
@@ -18,13 +19,14 @@ from typing import TYPE_CHECKING
 from flowtrace.storages.base import DataStorage, MissingResult, StorageError
 
 __all__ = ["DataStorage", "StorageError", "MissingResult", "InMemoryStorage", "FilesystemStorage", "RedisStorage",
-           "SqlStorage"]
+           "SqlStorage", "S3Storage"]
 
 _LAZY = {
     "InMemoryStorage": "flowtrace.storages.memory",
     "FilesystemStorage": "flowtrace.storages.filesystem",
     "RedisStorage": "flowtrace.storages.redis",
     "SqlStorage": "flowtrace.storages.sql",
+    "S3Storage": "flowtrace.storages.s3",
 }
 
 
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from flowtrace.storages.filesystem import FilesystemStorage
     from flowtrace.storages.memory import InMemoryStorage
     from flowtrace.storages.redis import RedisStorage
+    from flowtrace.storages.s3 import S3Storage
     from flowtrace.storages.sql import SqlStorage
 else:
     # Hidden from type checkers, which would otherwise read any misspelt

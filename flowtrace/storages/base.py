@@ -1,9 +1,10 @@
 """The storage adapter interface, its errors and what adapters share.
 
 A storage adapter keeps the results of a flow's tasks, so that the dispatcher
-can read them when it decides what runs next. Adapters subclass
-:class:`DataStorage` and keep Selinon's method names and argument order, so an
-adapter written for Selinon needs its base class changed and little else.
+can read them when it decides what runs next. An adapter is any class with
+Selinon's methods (:func:`check_adapter_class` says what is missing):
+flowtrace's adapters subclass :class:`DataStorage`, and an adapter written
+for Selinon, subclassing ``selinon.DataStorage``, works unchanged.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import os
 import re
 import traceback
 from types import TracebackType
-from typing import Any, Optional
+from typing import Any, Optional, Protocol
 
 from flowtrace.errors import MissingResult, StorageError
 
-__all__ = ["DataStorage", "StorageError", "MissingResult", "error_record", "dumps", "loads", "expand_env"]
+__all__ = ["DataStorage", "StorageError", "MissingResult", "StorageAdapter", "check_adapter_class", "implements", "REQUIRED_METHODS",
+           "OPTIONAL_METHODS", "error_record", "dumps", "loads", "expand_env"]
 
 #: ``(type, value, traceback)``, as :func:`sys.exc_info` returns it inside an ``except`` block.
 ExcInfo = tuple[type[BaseException], BaseException, Optional[TracebackType]]
@@ -131,16 +133,117 @@ class DataStorage(abc.ABC):
         """
         raise NotImplementedError("%s does not store task errors" % type(self).__name__)
 
-    @abc.abstractmethod
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
-        """Delete what is stored for a task: its result and its error.
+        """Delete what is stored for a task: its result and its error; optional.
+
+        This default raises :class:`NotImplementedError`, as Selinon's does;
+        the storage pool then refuses the deletion with that error.
+
+        Args:
+            flow_name: the flow the task ran in.
+            task_name: the task's storage task name.
+            task_id: the Celery task id.
 
         Raises:
             flowtrace.storages.MissingResult: if nothing is stored for the task
                 (the built-in adapters).
+            NotImplementedError: the adapter does not delete results.
 
         .. versionadded:: 0.1.0
         """
+        raise NotImplementedError("%s does not delete results" % type(self).__name__)
+
+
+class StorageAdapter(Protocol):
+    """The shape of a storage adapter, for type checkers: what the storage pool calls.
+
+    :class:`DataStorage` and Selinon's ``selinon.DataStorage`` both have it;
+    ``store_error()`` and ``delete()`` are optional, and the pool looks them
+    up when it needs them (see :func:`implements`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def connect(self) -> None:
+        """See :meth:`flowtrace.DataStorage.connect`."""
+
+    def is_connected(self) -> bool:
+        """See :meth:`flowtrace.DataStorage.is_connected`."""
+
+    def disconnect(self) -> None:
+        """See :meth:`flowtrace.DataStorage.disconnect`."""
+
+    def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
+        """See :meth:`flowtrace.DataStorage.retrieve`."""
+
+    def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
+        """See :meth:`flowtrace.DataStorage.store`."""
+
+
+#: The methods every storage adapter has, Selinon's and flowtrace's alike.
+REQUIRED_METHODS = ("connect", "is_connected", "disconnect", "retrieve", "store")
+#: The methods an adapter may leave out; the storage pool copes without them.
+OPTIONAL_METHODS = ("store_error", "delete")
+
+
+def check_adapter_class(cls: object) -> list[str]:
+    """Return what keeps ``cls`` from being a storage adapter class, one sentence each; empty if nothing.
+
+    An adapter is recognised by its methods, not by its base class, so a
+    subclass of :class:`DataStorage`, of Selinon's ``selinon.DataStorage``
+    or of nothing at all is accepted alike. ``cls`` must be a class that
+    has :data:`REQUIRED_METHODS` (``connect``, ``is_connected``,
+    ``disconnect``, ``retrieve`` and ``store``) as callables, whose
+    :data:`OPTIONAL_METHODS`, where present, are callables too, and that has
+    no abstract method left (else it cannot be made). The storage pool and
+    ``flowtrace check`` both ask this function.
+
+    Args:
+        cls: the class named by a storage's ``import`` and ``classname``.
+
+    Returns:
+        The problems, in the order of the methods; ``[]`` for an adapter class.
+
+    .. versionadded:: 0.1.0
+    """
+    if not isinstance(cls, type):
+        # Named by type only: a misplaced configuration can hold a password.
+        return ["a %s is not a class" % type(cls).__name__]
+    name = "%s.%s" % (cls.__module__, cls.__qualname__)
+    problems = []
+    missing = [method for method in REQUIRED_METHODS if not callable(getattr(cls, method, None))]
+    if missing:
+        problems.append("%s has no %s method%s, which a storage adapter needs"
+                        % (name, ", ".join(m + "()" for m in missing), "" if len(missing) == 1 else "s"))
+    for method in OPTIONAL_METHODS:
+        if hasattr(cls, method) and not callable(getattr(cls, method)):
+            problems.append("%s.%s is not a method" % (name, method))
+    abstract = sorted(getattr(cls, "__abstractmethods__", ()))
+    if abstract:
+        problems.append("%s cannot be instantiated: it leaves abstract %s" % (name, ", ".join(abstract)))
+    return problems
+
+
+def implements(adapter: object, method: str) -> bool:
+    """Return whether an adapter (or adapter class) has an optional method of its own.
+
+    ``False`` when the method is missing or is the default of flowtrace's or
+    Selinon's base class, which only raises :class:`NotImplementedError`.
+
+    Args:
+        adapter: the adapter or its class.
+        method: ``"store_error"`` or ``"delete"``.
+
+    .. versionadded:: 0.1.0
+    """
+    cls = adapter if isinstance(adapter, type) else type(adapter)
+    function = getattr(cls, method, None)
+    if function is None or function is getattr(DataStorage, method):
+        return False
+    # Selinon's defaults are recognised by where they are defined, so that
+    # flowtrace need not import Selinon.
+    return getattr(function, "__qualname__", None) != "DataStorage." + method or (
+        getattr(function, "__module__", None) != "selinon.data_storage")
 
 
 def error_record(exc_info: ExcInfo | BaseException) -> dict[str, str | None]:

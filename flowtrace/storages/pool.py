@@ -19,7 +19,7 @@ from flowtrace.errors import MissingResult, StorageError
 from flowtrace.storages import _msg
 from flowtrace.storages._cache import ResultCache
 from flowtrace.storages._spec import StorageSpec, check_setup
-from flowtrace.storages.base import DataStorage, ExcInfo
+from flowtrace.storages.base import ExcInfo, StorageAdapter, implements
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -56,31 +56,44 @@ class StoragePool:
             results. A task that is not listed has no storage.
         storage_task_names: task name to the name its results are stored
             under, for the tasks where it differs from the task name.
-        cache_size: how many retrieved results to keep in this pool's
-            result cache (least recently used first out); ``0``, the default
-            as in Selinon, turns the cache and its ``TASK_RESULT_CACHE_*``
-            events off. A cached result is returned as a copy, so a caller
-            that changes it does not change the cache.
+        cache_size: how many retrieved results of the storages without a
+            cache of their own to keep in one shared result cache (least
+            recently used first out); ``0``, the default as in Selinon, turns
+            it and its ``TASK_RESULT_CACHE_*`` events off.
+        caches: storage name to that storage's own result cache, as a
+            storage's ``cache`` in Selinon's YAML gives it: a
+            :mod:`flowtrace.caches` instance such as ``LRU(max_cache_size=10)``,
+            one of Selinon's, or any object with Selinon's ``add()`` and
+            ``get()``. It is called as Selinon calls it, with the task id as
+            the item id and the storage task name and flow name as
+            ``task_name`` and ``flow_name``. Every result cache gives out
+            copies, so a caller that changes a result does not change the
+            cache.
 
     Raises:
-        ValueError: naming the entry that is wrong: an adapter class that
-            does not subclass :class:`~flowtrace.DataStorage`, a configuration
-            that is not a mapping, a task whose storage is not in
-            ``storages``, a storage task name for a task without storage, or
-            a negative ``cache_size``.
+        ValueError: naming the entry that is wrong: a class that is not a
+            storage adapter (see
+            :func:`~flowtrace.storages.base.check_adapter_class`), a
+            configuration that is not a mapping, a task whose storage is not
+            in ``storages``, a storage task name for a task without storage,
+            a negative ``cache_size``, or a cache for an unknown storage or
+            without ``add()`` and ``get()``.
 
     .. versionadded:: 0.1.0
     """
 
     def __init__(self, storages: Mapping[str, StorageSpec], task_storage: Mapping[str, str] | None = None,
-                 storage_task_names: Mapping[str, str] | None = None, *, cache_size: int = 0) -> None:
-        setup = check_setup(storages, task_storage, storage_task_names, cache_size)
+                 storage_task_names: Mapping[str, str] | None = None, *, cache_size: int = 0,
+                 caches: Mapping[str, Any] | None = None) -> None:
+        setup = check_setup(storages, task_storage, storage_task_names, cache_size, caches)
         self._specs = setup.specs
         self._adapters = setup.adapters
         self._task_storage = setup.task_storage
         self._storage_task_names = setup.storage_task_names
         self.cache_size = cache_size
-        self._cache = ResultCache(cache_size)
+        shared = ResultCache(size=cache_size)
+        self._caches = {name: ResultCache(setup.caches[name]) if name in setup.caches else shared
+                        for name in self._specs}
         self._locks = {name: threading.Lock() for name in self._specs}
 
     @classmethod
@@ -130,8 +143,8 @@ class StoragePool:
         """
         return self._storage_task_names.get(task_name, task_name)
 
-    def get_connected_storage(self, storage_name: str) -> DataStorage:
-        """Return a storage's adapter, a :class:`~flowtrace.DataStorage`, created and connected first if needed.
+    def get_connected_storage(self, storage_name: str) -> StorageAdapter:
+        """Return a storage's adapter, created and connected first if needed.
 
         Connecting emits ``STORAGE_CONNECT``.
 
@@ -189,11 +202,10 @@ class StoragePool:
         .. versionadded:: 0.1.0
         """
         storage_name, msg = self._msg(flow_name, task_name, task_id)
-        key = (flow_name, task_name, task_id)
-        cache_msg: dict[str, Any] | None = None
-        if self.cache_size:
-            cache_msg = _msg.cache(flow_name, task_name, task_id, storage_name)
-            found, value = self._cache.get(key, cache_msg)
+        cache = self._caches[storage_name]
+        cache_msg = _msg.cache(flow_name, task_name, task_id, storage_name)
+        if cache.enabled:
+            found, value = cache.get(msg, cache_msg)
             if found:
                 return value
         adapter = self._connected(storage_name, msg)
@@ -203,8 +215,8 @@ class StoragePool:
         except Exception as exc:
             raise self._issue(msg, "retrieve", exc) from exc
         Trace.log(Trace.STORAGE_RETRIEVED, msg)
-        if cache_msg is not None:
-            self._cache.add(key, result, cache_msg)
+        if cache.enabled:
+            cache.add(msg, result, cache_msg)
         return result
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> object:
@@ -240,7 +252,7 @@ class StoragePool:
         finally:
             # Even a failed write may have reached the storage: drop what the
             # cache held, so the next read asks the storage.
-            self._cache.evict((flow_name, task_name, task_id))
+            self._caches[storage_name].evict(msg, _msg.cache(flow_name, task_name, task_id, storage_name))
         Trace.log(Trace.STORAGE_STORED, msg, record_id=record_id)
         return record_id
 
@@ -276,14 +288,15 @@ class StoragePool:
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, _msg.result(flow_name, task_name, task_id, None, None), error)
             return False
         msg = _msg.result(flow_name, task_name, task_id, storage_name, self.storage_task_name_of(task_name))
-        if self._specs[storage_name][0].store_error is DataStorage.store_error:
+        if not implements(self._specs[storage_name][0], "store_error"):
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
             return False
         adapter = self._connected(storage_name, msg)
         if isinstance(exc_info, BaseException):
             exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
         try:
-            adapter.store_error(node_args, flow_name, msg["storage_task_name"], task_id, exc_info)
+            adapter.store_error(node_args, flow_name, msg["storage_task_name"], task_id,  # type: ignore[attr-defined]
+                                exc_info)
         except NotImplementedError:
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
             return False
@@ -305,6 +318,10 @@ class StoragePool:
 
         Raises:
             ValueError: if the task has no storage.
+            NotImplementedError: if the adapter does not delete results (it
+                has no ``delete()`` of its own, or its ``delete()`` raises
+                this), which no retry can change: no ``STORAGE_ISSUE`` then,
+                and an adapter without ``delete()`` is not even connected.
             flowtrace.storages.StorageError: if the adapter failed, after
                 ``STORAGE_ISSUE``; nothing stored for the task is such a
                 failure.
@@ -312,14 +329,19 @@ class StoragePool:
         .. versionadded:: 0.1.0
         """
         storage_name, msg = self._msg(flow_name, task_name, task_id)
+        refusal = "storage %r (%s) does not delete results" % (storage_name, self._specs[storage_name][0].__name__)
+        if not implements(self._specs[storage_name][0], "delete"):
+            raise NotImplementedError(refusal)
         adapter = self._connected(storage_name, msg)
         Trace.log(Trace.STORAGE_DELETE, msg)
         try:
-            adapter.delete(flow_name, msg["storage_task_name"], task_id)
+            adapter.delete(flow_name, msg["storage_task_name"], task_id)  # type: ignore[attr-defined]
+        except NotImplementedError as exc:
+            raise NotImplementedError(refusal) from exc
         except Exception as exc:
             raise self._issue(msg, "delete", exc) from exc
         finally:
-            self._cache.evict((flow_name, task_name, task_id))
+            self._caches[storage_name].evict(msg, _msg.cache(flow_name, task_name, task_id, storage_name))
         Trace.log(Trace.STORAGE_DELETED, msg)
 
     def disconnect_all(self) -> None:
@@ -353,7 +375,7 @@ class StoragePool:
         return storage_name, _msg.result(flow_name, task_name, task_id, storage_name,
                                          self.storage_task_name_of(task_name))
 
-    def _connected(self, storage_name: str, msg: dict[str, Any]) -> DataStorage:
+    def _connected(self, storage_name: str, msg: dict[str, Any]) -> StorageAdapter:
         adapter = self._adapters.get(storage_name)
         try:
             if adapter is not None and adapter.is_connected():

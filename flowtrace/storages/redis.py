@@ -5,6 +5,7 @@ Needs the ``redis`` package: ``pip install 'flowtrace[redis]'``.
 
 from __future__ import annotations
 
+import codecs
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,41 +28,77 @@ class RedisStorage(DataStorage):
     percent-encoded if it holds a ``:``), with the fields ``result`` and
     ``error``, each JSON text. Deleting a task deletes the key.
 
+    The connection is given either as ``url`` or, as Selinon's Redis adapter
+    takes it, as ``host``, ``port``, ``db``, ``password`` and
+    ``unix_socket_path`` (or a ready ``connection_pool``); each string may
+    name environment variables as ``{NAME}``. Neither given means
+    ``redis://localhost:6379/0``.
+
     Args:
         url: the Redis URL, ``redis://[:password@]host:port/db`` (or
-            ``rediss://``, ``unix://``). ``{NAME}`` is replaced by the
-            environment variable ``NAME``.
+            ``rediss://``, ``unix://``).
         prefix: the first part of every key, so that several flowtrace
             setups can share a database.
         expire: seconds after which a stored task's key expires; ``None``
             keeps results until they are deleted.
         socket_timeout: seconds to wait for Redis, for connecting and for each
-            command, before the operation fails (and the task is retried).
+            command, before the operation fails (and the task is retried);
+            ``None`` waits for ever, as Selinon's default does.
+        host: Selinon's key: the Redis host.
+        port: Selinon's key: the port (default 6379).
+        db: Selinon's key: the database number (default 0).
+        password: Selinon's key: the password; never logged or put in an
+            error message.
+        unix_socket_path: Selinon's key: a Unix socket to connect to instead
+            of ``host`` and ``port``.
+        connection_pool: Selinon's key: a :class:`redis.ConnectionPool` to
+            use, which then holds every connection setting.
+        charset: Selinon's key for ``encoding``.
+        encoding: the text encoding of the stored JSON (default UTF-8).
+        errors: how to treat text that does not fit the encoding, as for
+            :meth:`str.encode` (default ``"strict"``).
 
     Raises:
-        ValueError: for an empty prefix, a negative expiry or timeout, or a
-            URL naming an unset variable.
+        ValueError: for an empty prefix, a negative expiry or timeout, a
+            string naming an unset variable, an unknown encoding, or
+            settings that conflict (``url`` with ``host``, ``port``, ``db``,
+            ``password`` or ``unix_socket_path``; ``connection_pool`` with
+            any of them; ``charset`` and ``encoding`` that differ).
         flowtrace.MissingDependency: when the module is imported without the
             ``redis`` package.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, url: str = "redis://localhost:6379/0", prefix: str = "flowtrace:result",
-                 expire: float | None = None, socket_timeout: float = 5.0) -> None:
-        if not isinstance(url, str) or not url:
+    def __init__(self, url: str | None = None, prefix: str = "flowtrace:result", expire: float | None = None,
+                 socket_timeout: float | None = 5.0, *, host: str | None = None, port: int | str | None = None,
+                 db: int | str | None = None, password: str | None = None, unix_socket_path: str | None = None,
+                 connection_pool: redis.ConnectionPool | None = None, charset: str | None = None,
+                 encoding: str | None = None, errors: str | None = None) -> None:
+        if url is not None and (not isinstance(url, str) or not url):
             raise ValueError("RedisStorage needs a Redis URL, got %r" % (url,))
         if not isinstance(prefix, str) or not prefix:
             raise ValueError("RedisStorage needs a non-empty key prefix, got %r" % (prefix,))
         if expire is not None and not expire > 0:
             raise ValueError("RedisStorage expire must be a positive number of seconds or None, got %r" % (expire,))
-        if not socket_timeout > 0:
-            raise ValueError("RedisStorage socket_timeout must be a positive number of seconds, got %r"
+        if socket_timeout is not None and not socket_timeout > 0:
+            raise ValueError("RedisStorage socket_timeout must be a positive number of seconds or None, got %r"
                              % (socket_timeout,))
-        self.url = expand_env(url, "the RedisStorage URL")
+        parts = {"host": host, "port": port, "db": db, "password": password, "unix_socket_path": unix_socket_path}
+        given = [name for name, value in parts.items() if value is not None]
+        if url is not None and given:
+            raise ValueError("RedisStorage takes either url or %s, not both" % ", ".join(given))
+        if connection_pool is not None and (url is not None or given):
+            raise ValueError("RedisStorage takes either connection_pool or %s, not both"
+                             % ", ".join((["url"] if url is not None else []) + given))
+        self.encoding = _encoding(charset, encoding)
+        self.errors = errors or "strict"
         self.prefix = prefix
         self.expire = expire
         self.socket_timeout = socket_timeout
+        self.connection_pool = connection_pool
+        self.url = expand_env(url, "the RedisStorage URL") if url is not None else None
+        self._settings = _settings(parts)
         self._client: redis.Redis | None = None
 
     def connect(self) -> None:
@@ -69,8 +106,15 @@ class RedisStorage(DataStorage):
 
         .. versionadded:: 0.1.0
         """
-        client = redis.Redis.from_url(self.url, socket_timeout=self.socket_timeout,
-                                      socket_connect_timeout=self.socket_timeout)
+        options: dict[str, Any] = {"encoding": self.encoding, "encoding_errors": self.errors}
+        if self.connection_pool is not None:
+            client = redis.Redis(connection_pool=self.connection_pool)
+        else:
+            options.update(socket_timeout=self.socket_timeout, socket_connect_timeout=self.socket_timeout)
+            if self.url is not None:
+                client = redis.Redis.from_url(self.url, **options)
+            else:
+                client = redis.Redis(**self._settings, **options)
         try:
             # redis-py connects on the first command; ping now, so that a
             # server that is down fails connect() and not some later call.
@@ -114,7 +158,7 @@ class RedisStorage(DataStorage):
         data = self._connected_client().hget(self.key(flow_name, task_name, task_id), "result")
         if data is None:
             raise not_found(flow_name, task_name, task_id)
-        return loads(data)
+        return loads(data.decode(self.encoding, self.errors) if isinstance(data, bytes) else data)
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> str:
         """Set the ``result`` field of the task's hash to the result as JSON.
@@ -149,7 +193,7 @@ class RedisStorage(DataStorage):
         data = self._connected_client().hget(self.key(flow_name, task_name, task_id), "error")
         if data is None:
             raise not_found(flow_name, task_name, task_id, "error")
-        return loads(data)
+        return loads(data.decode(self.encoding, self.errors) if isinstance(data, bytes) else data)
 
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         """Delete the task's hash: its result and its error.
@@ -180,3 +224,33 @@ class RedisStorage(DataStorage):
             pipe.pexpire(key, int(self.expire * 1000))
             pipe.execute()
         return key
+
+
+def _encoding(charset: str | None, encoding: str | None) -> str:
+    names = [name for name in (charset, encoding) if name is not None]
+    try:
+        found = {codecs.lookup(name).name for name in names}
+    except LookupError:
+        raise ValueError("RedisStorage: unknown encoding %r" % ((charset if encoding is None else encoding),)) from None
+    if len(found) > 1:
+        raise ValueError("RedisStorage takes charset (Selinon's name) or encoding, not both: %r and %r"
+                         % (charset, encoding))
+    return found.pop() if found else "utf-8"
+
+
+def _settings(parts: dict[str, Any]) -> dict[str, Any]:
+    """redis.Redis's keyword arguments from Selinon's keys, each string's ``{NAME}`` expanded."""
+    settings: dict[str, Any] = {"host": "localhost", "port": 6379, "db": 0}
+    for name, value in parts.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            # Named without its value, which for the password is a secret.
+            value = expand_env(value, "the RedisStorage %s" % name)
+        if name in ("port", "db"):
+            try:
+                value = int(value)
+            except (TypeError, ValueError):
+                raise ValueError("RedisStorage %s must be an integer, got %r" % (name, value)) from None
+        settings[name] = value
+    return settings

@@ -5,7 +5,9 @@ Needs SQLAlchemy 2, and for PostgreSQL a driver: ``pip install 'flowtrace[sql]'`
 
 from __future__ import annotations
 
+import codecs
 import datetime
+import importlib.util
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -49,23 +51,43 @@ class SqlStorage(DataStorage):
         echo: log every SQL statement (SQLAlchemy's ``echo``).
         engine_options: more keyword arguments for
             :func:`sqlalchemy.create_engine`, such as ``pool_size``.
+        connection_string: Selinon's key for ``url``. A Selinon URL
+            ``postgresql://...`` names no driver, which SQLAlchemy reads as
+            psycopg2; when psycopg2 is not installed but psycopg 3 (what
+            ``flowtrace[sql]`` installs) is, psycopg 3 is used.
+        encoding: Selinon's key. SQLAlchemy 2 always talks UTF-8 to the
+            database, so only UTF-8 (in any spelling) is accepted.
 
     Raises:
-        ValueError: for an empty URL or table name, or a URL naming an unset
-            variable.
+        ValueError: for an empty URL or table name, a URL naming an unset
+            variable, both ``url`` and ``connection_string``, or an encoding
+            other than UTF-8.
         flowtrace.MissingDependency: when the module is imported without
             SQLAlchemy.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, url: str, table: str = "flowtrace_results", schema: str | None = None, echo: bool = False,
-                 engine_options: dict[str, Any] | None = None) -> None:
+    def __init__(self, url: str | None = None, table: str = "flowtrace_results", schema: str | None = None,
+                 echo: bool = False, engine_options: dict[str, Any] | None = None, *,
+                 connection_string: str | None = None, encoding: str = "utf-8") -> None:
+        if url is not None and connection_string is not None:
+            raise ValueError("SqlStorage takes either url or connection_string (Selinon's name for it), not both")
+        if url is None:
+            url = connection_string
         if not isinstance(url, str) or not url:
-            raise ValueError("SqlStorage needs a SQLAlchemy URL, got %r" % (url,))
+            # Only the type: a wrong value may still hold a password.
+            raise ValueError("SqlStorage needs a SQLAlchemy URL as url or connection_string, got %s"
+                             % ("an empty string" if url == "" else type(url).__name__))
         if not isinstance(table, str) or not table:
             raise ValueError("SqlStorage needs a table name, got %r" % (table,))
-        self.url = expand_env(url, "the SqlStorage URL")
+        try:
+            utf8 = codecs.lookup(encoding).name == "utf-8"
+        except (LookupError, TypeError):
+            utf8 = False
+        if not utf8:
+            raise ValueError("SqlStorage encoding must be UTF-8, which SQLAlchemy 2 always uses, got %r" % (encoding,))
+        self.url = _with_driver(expand_env(url, "the SqlStorage URL"))
         self.echo = bool(echo)
         self.engine_options = dict(engine_options or {})
         self.table = _make_table(table, schema)
@@ -214,6 +236,15 @@ class SqlStorage(DataStorage):
                 updated = connection.execute(update.values(**{column_name: value}))
                 if not updated.rowcount:
                     connection.execute(sa.insert(self.table).values(**row))
+
+
+def _with_driver(url: str) -> str:
+    """A Selinon ``postgresql://`` URL, on psycopg 3 when psycopg2 is missing; any other URL as it is."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme == "postgresql" and importlib.util.find_spec("psycopg2") is None and (
+            importlib.util.find_spec("psycopg") is not None):
+        return "postgresql+psycopg://" + rest
+    return url
 
 
 def _dialect_insert(dialect: str) -> Callable[[sa.Table], postgresql.Insert | sqlite.Insert]:

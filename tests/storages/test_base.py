@@ -26,8 +26,8 @@ class TestDataStorage:
         assert (base.DataStorage, True) == (flowtrace.DataStorage, issubclass(InMemoryStorage, flowtrace.DataStorage))
 
     def test_required_methods(self):
-        """A subclass must implement every method but store_error() before it can be made."""
-        assert frozenset({"connect", "is_connected", "disconnect", "retrieve", "store", "delete"}) == (
+        """A subclass must implement every method but store_error() and delete() before it can be made."""
+        assert frozenset({"connect", "is_connected", "disconnect", "retrieve", "store"}) == (
             DataStorage.__abstractmethods__)
 
     def test_store_error_is_optional(self):
@@ -39,6 +39,17 @@ class TestDataStorage:
         with pytest.raises(NotImplementedError) as caught:
             Minimal().store_error(None, "f", "t", "1", (None, None, None))
         assert "Minimal does not store task errors" == str(caught.value)
+
+    def test_delete_is_optional(self):
+        """A subclass without delete() can be made; the default delete() raises NotImplementedError naming the class."""
+
+        class Minimal(DataStorage):
+            connect = is_connected = disconnect = retrieve = store = lambda self, *args: None
+
+        with pytest.raises(NotImplementedError) as caught:
+            Minimal().delete("f", "t", "1")
+        assert "Minimal does not delete results" == str(caught.value)
+
 
 
 class TestErrorRecord:

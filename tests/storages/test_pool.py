@@ -161,7 +161,19 @@ class TestConstruction:
 
     @pytest.mark.parametrize("arguments, message", [
         (({"Results": (dict, {})},),
-         "storage 'Results': <class 'dict'> is not a subclass of flowtrace.DataStorage"),
+         "storage 'Results': builtins.dict is not a storage adapter class: builtins.dict has no connect(), "
+         "is_connected(), disconnect(), retrieve(), store() methods, which a storage adapter needs"),
+        (({"Results": ({"url": "redis://:secret@host"}, {})},),
+         "storage 'Results': a dict is not a storage adapter class: a dict is not a class"),
+        (({"Results": {"url": "redis://:secret@host"}},),
+         "storage 'Results' must be an adapter instance or a (class, configuration) pair, got a dict: "
+         "builtins.dict has no connect(), is_connected(), disconnect(), retrieve(), store() methods, which a "
+         "storage adapter needs"),
+        (({"Results": (InMemoryStorage, None)}, {}, None, 0, {"Archive": object()}),
+         "a cache is given for the storage 'Archive', which is not among the storages (Results)"),
+        (({"Results": (InMemoryStorage, None)}, {}, None, 0, {"Results": object()}),
+         "the cache of storage 'Results' must have add() and get() methods, as selinon.Cache has; an object has "
+         "no add() or get()"),
         (({"Results": (InMemoryStorage, ["x"])},),
          "storage 'Results': the configuration must be a mapping of keyword arguments, got a list"),
         (({"Results": InMemoryStorage},),
@@ -177,7 +189,7 @@ class TestConstruction:
     def test_bad_arguments_are_named(self, arguments, message):
         """A wrong entry raises ValueError naming it."""
         with pytest.raises(ValueError) as caught:
-            StoragePool(*arguments)
+            StoragePool(*arguments[:3], **dict(zip(("cache_size", "caches"), arguments[3:])))
         assert message == str(caught.value)
 
     @pytest.mark.parametrize("size", [-1, 1.5, True])
@@ -403,7 +415,7 @@ class TestOutage:
              (Trace.STORAGE_ISSUE, {**msg(), "what": what(error)})],
             False, 0,
         ) == (str(error), error.operation, error_record(error.__cause__)["type"], captured,
-              pool._adapters["Results"].is_connected(), len(pool._cache))
+              pool._adapters["Results"].is_connected(), len(pool._caches["Results"].cache))
 
     def test_retry_after_an_outage_stores_the_result(self):
         """After a failed connect, the retried store connects again and the result is stored."""

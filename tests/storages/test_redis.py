@@ -60,7 +60,7 @@ class TestRedisStorage:
         ({"url": ""}, "RedisStorage needs a Redis URL, got ''"),
         ({"prefix": ""}, "RedisStorage needs a non-empty key prefix, got ''"),
         ({"expire": 0}, "RedisStorage expire must be a positive number of seconds or None, got 0"),
-        ({"socket_timeout": -1}, "RedisStorage socket_timeout must be a positive number of seconds, got -1"),
+        ({"socket_timeout": -1}, "RedisStorage socket_timeout must be a positive number of seconds or None, got -1"),
     ])
     def test_bad_options_are_named(self, options, message):
         """A bad option raises ValueError naming it and its value."""
@@ -72,3 +72,54 @@ class TestRedisStorage:
         """``{NAME}`` in the URL is the environment variable NAME."""
         monkeypatch.setenv("FLOWTRACE_TEST_REDIS_HOST", "10.0.0.9")
         assert "redis://10.0.0.9:6379/0" == RedisStorage("redis://{FLOWTRACE_TEST_REDIS_HOST}:6379/0").url
+
+
+class TestSelinonKeys:
+    """RedisStorage with Selinon's Redis configuration keys."""
+
+    def test_host_port_db_password_from_the_environment(self, monkeypatch, client):
+        """host, port and db (strings with ``{NAME}`` too) reach the server given; charset is Selinon's encoding."""
+        monkeypatch.setenv("FLOWTRACE_TEST_REDIS_PORT", "6379")
+        storage = RedisStorage(host="127.0.0.1", port="{FLOWTRACE_TEST_REDIS_PORT}", db="7", charset="utf8",
+                               prefix="flowtrace-test-selinon-keys")
+        storage.connect()
+        try:
+            key = storage.store(None, "orders", "charge", TASK_ID, {"name": "Zoë"})
+            assert ({"result": '{"name":"Zoë"}'}, {"name": "Zoë"}, "utf-8") == (
+                client.hgetall(key), storage.retrieve("orders", "charge", TASK_ID), storage.encoding)
+        finally:
+            client.delete("flowtrace-test-selinon-keys:orders:charge:%s" % TASK_ID)
+            storage.disconnect()
+
+    def test_connection_pool(self):
+        """A ready redis ConnectionPool is used as it is."""
+        pool = redis.ConnectionPool.from_url(REDIS_URL)
+        storage = RedisStorage(connection_pool=pool, prefix="flowtrace-test-selinon-pool")
+        storage.connect()
+        try:
+            assert pool is storage._client.connection_pool
+        finally:
+            storage.disconnect()
+            pool.disconnect()
+
+    @pytest.mark.parametrize("options, message", [
+        ({"url": REDIS_URL, "host": "h", "password": "s3cret"},
+         "RedisStorage takes either url or host, password, not both"),
+        ({"connection_pool": object(), "db": 3}, "RedisStorage takes either connection_pool or db, not both"),
+        ({"charset": "utf-8", "encoding": "latin-1"},
+         "RedisStorage takes charset (Selinon's name) or encoding, not both: 'utf-8' and 'latin-1'"),
+        ({"encoding": "klingon"}, "RedisStorage: unknown encoding 'klingon'"),
+        ({"port": "x"}, "RedisStorage port must be an integer, got 'x'"),
+        ({"password": "{FLOWTRACE_TEST_UNSET_PASSWORD}"},
+         "the RedisStorage password refers to the environment variable FLOWTRACE_TEST_UNSET_PASSWORD, which is not set"),
+    ])
+    def test_conflicts_are_named_without_secrets(self, options, message):
+        """Conflicting or bad keys raise ValueError naming the keys, never the password."""
+        with pytest.raises(ValueError) as caught:
+            RedisStorage(**options)
+        assert (message, False) == (str(caught.value), "s3cret" in str(caught.value))
+
+    def test_defaults_to_localhost(self):
+        """Neither url nor host: localhost:6379, database 0, as in Selinon."""
+        storage = RedisStorage()
+        assert (None, {"host": "localhost", "port": 6379, "db": 0}) == (storage.url, storage._settings)

@@ -81,11 +81,50 @@ class TestSqlStorage:
         assert False is storage.is_connected()
 
     @pytest.mark.parametrize("options, message", [
-        ({"url": ""}, "SqlStorage needs a SQLAlchemy URL, got ''"),
+        ({"url": ""}, "SqlStorage needs a SQLAlchemy URL as url or connection_string, got an empty string"),
         ({"url": POSTGRES_URL, "table": ""}, "SqlStorage needs a table name, got ''"),
     ])
     def test_bad_options_are_named(self, options, message):
         """A bad option raises ValueError naming it and its value."""
+        with pytest.raises(ValueError) as caught:
+            SqlStorage(**options)
+        assert message == str(caught.value)
+
+
+class TestSelinonKeys:
+    """SqlStorage with Selinon's PostgreSQL configuration keys."""
+
+    def test_selinon_connection_string_on_postgresql(self):
+        """connection_string ``postgresql://`` without driver runs on psycopg 3 when psycopg2 is missing."""
+        import importlib.util
+
+        import sqlalchemy
+
+        from tests.storages.conftest import unique
+
+        storage = SqlStorage(connection_string="postgresql://postgres@127.0.0.1:5432/test", encoding="utf8",
+                             echo=False, table=unique("flowtrace_test_selinon"))
+        driver = "postgresql" if importlib.util.find_spec("psycopg2") else "postgresql+psycopg"
+        storage.connect()
+        try:
+            storage.store(None, "orders", "charge", "t1", {"paid": True})
+            assert (driver + "://postgres@127.0.0.1:5432/test", {"paid": True}) == (
+                storage.url, storage.retrieve("orders", "charge", "t1"))
+        finally:
+            storage.disconnect()
+            engine = sqlalchemy.create_engine(storage.url)
+            storage.table.drop(engine, checkfirst=True)
+            engine.dispose()
+
+    @pytest.mark.parametrize("options, message", [
+        ({"url": "sqlite://", "connection_string": "postgresql://u:s3cret@h/d"},
+         "SqlStorage takes either url or connection_string (Selinon's name for it), not both"),
+        ({"connection_string": "sqlite://", "encoding": "latin-1"},
+         "SqlStorage encoding must be UTF-8, which SQLAlchemy 2 always uses, got 'latin-1'"),
+        ({}, "SqlStorage needs a SQLAlchemy URL as url or connection_string, got NoneType"),
+    ])
+    def test_conflicts_are_named(self, options, message):
+        """Conflicting or bad keys raise ValueError naming them, never the URL."""
         with pytest.raises(ValueError) as caught:
             SqlStorage(**options)
         assert message == str(caught.value)
