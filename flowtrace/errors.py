@@ -2,7 +2,10 @@
 
 Each one is importable from here and from where it is raised
 (``flowtrace.FatalTaskError``, ``flowtrace.storages.StorageError``,
-``flowtrace.flow.dispatcher.FlowError`` and so on). At run time this module
+``flowtrace.flow.dispatcher.FlowError`` and so on). The names Selinon's task
+and storage code imports from ``selinon`` (``FatalTaskError``, ``Retry``,
+``RequestError``, ``CacheMissError`` and the others) are all here, with
+Selinon's signatures, so that such code moves over by changing its import. At run time this module
 imports nothing of flowtrace, so that any module can raise these without
 importing the code of another, and no import circle forms over an error class.
 
@@ -17,8 +20,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flowtrace.flow.model import Problem
 
-__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FatalTaskError", "RetryTask", "NoParentNodeError",
-           "FlowError", "StorageError", "MissingResult", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+__all__ = ["MissingDependency", "CliError", "FlowConfigError", "FatalTaskError", "RetryTask", "Retry",
+           "NoParentNodeError", "RequestError", "FlowError", "UnknownFlowError", "SelectiveNoPathError",
+           "ConfigurationError", "StorageError", "UnknownStorageError", "MissingResult", "CacheMissError",
+           "UnknownError", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 #: The exit code of a ``flowtrace`` command that failed while running.
 EXIT_FAILURE = 1
@@ -53,7 +58,17 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-class FlowConfigError(ValueError):
+class ConfigurationError(ValueError):
+    """The flow configuration is wrong; Selinon's name, for code that catches it.
+
+    flowtrace reports a configuration it cannot load as
+    :exc:`FlowConfigError`, a subclass that lists every problem.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class FlowConfigError(ConfigurationError):
     """Flow configuration that cannot be loaded; every problem found is listed.
 
     Args:
@@ -86,6 +101,16 @@ class NoParentNodeError(LookupError):
     """
 
 
+class RequestError(Exception):
+    """A flow task asked for something the flow cannot give, such as the exception of a parent that did not fail.
+
+    :meth:`flowtrace.FlowTask.parent_task_exception` and
+    :meth:`~flowtrace.FlowTask.parent_flow_exception` raise it. The name is Selinon's.
+
+    .. versionadded:: 0.1.0
+    """
+
+
 class RetryTask(Exception):
     """Raised by :meth:`flowtrace.FlowTask.retry`: run the task again after ``countdown`` seconds.
 
@@ -106,6 +131,23 @@ class RetryTask(Exception):
         self.countdown = countdown
 
 
+class Retry(RetryTask):
+    """Selinon's name for :exc:`RetryTask`, with its signature: the countdown is required.
+
+    Raise it from ``run`` (``raise flowtrace.Retry(30)``) or call
+    :meth:`flowtrace.FlowTask.retry`; either runs the task again without
+    counting against its ``max_retry``.
+
+    Args:
+        countdown: seconds to wait before the next attempt.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+
+
 class FlowError(Exception):
     """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
 
@@ -118,13 +160,33 @@ class FlowError(Exception):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, state=None):
+    def __init__(self, state):
         super().__init__(state)
         self.state = state
 
     def __str__(self):
         state = self.state or {}
         return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
+
+
+class UnknownFlowError(ValueError):
+    """A flow was asked for by a name the flow configuration does not define.
+
+    :func:`flowtrace.run_flow` raises it. It is a :class:`ValueError`, which
+    ``run_flow`` raised before it had this name.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SelectiveNoPathError(ValueError):
+    """No path in the flow leads to the node a selective run asked for.
+
+    Defined with Selinon's name, for code that catches it; flowtrace has no
+    selective runs, so it raises it nowhere yet.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class StorageError(Exception):
@@ -157,12 +219,33 @@ class StorageError(Exception):
         self.operation = operation
 
 
+class UnknownStorageError(LookupError):
+    """A storage was asked for by a name the flow configuration does not define; Selinon's name.
+
+    .. versionadded:: 0.1.0
+    """
+
+
 class MissingResult(LookupError):
     """No result is stored for this flow name, task name and task id.
 
     The built-in adapters raise it from ``retrieve()`` and ``delete()``. It is
     a :class:`LookupError`, like :class:`KeyError`, but its message reads as a
     sentence.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class CacheMissError(KeyError):
+    """A result cache does not hold the item asked for; Selinon's name, raised by a cache's ``get``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class UnknownError(Exception):
+    """Something happened that flowtrace did not expect, likely a bug; Selinon's name, for code that catches it.
 
     .. versionadded:: 0.1.0
     """
