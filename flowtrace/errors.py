@@ -201,7 +201,8 @@ class StorageError(Exception):
     operation is therefore safe.
 
     Args:
-        message: what failed.
+        args: what failed: a message, as for any exception (Selinon's
+            adapters raise it so).
         storage_name: the name of the storage, as in the flow configuration.
         operation: the operation that failed.
 
@@ -213,8 +214,8 @@ class StorageError(Exception):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, message: str, *, storage_name: str | None = None, operation: str | None = None):
-        super().__init__(message)
+    def __init__(self, *args: object, storage_name: str | None = None, operation: str | None = None):
+        super().__init__(*args)
         self.storage_name = storage_name
         self.operation = operation
 
