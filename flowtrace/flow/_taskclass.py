@@ -41,7 +41,8 @@ def runnable(cls: type) -> type:
         else:
             namespace.update(__module__=cls.__module__, __qualname__=cls.__qualname__, __doc__=cls.__doc__)
             # type(cls): the metaclass of the user's class (ABCMeta for SelinonTask's).
-            found = type(cls)(cls.__name__, (cls,), namespace)
+            metaclass: Any = type(cls)
+            found = metaclass(cls.__name__, (cls,), namespace)
         _runnable[cls] = found
     return found
 

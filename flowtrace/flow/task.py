@@ -257,9 +257,9 @@ class FlowTask(abc.ABC):
         return names, task_id
 
     def _exception_of(self, task_id: str, what: str) -> BaseException:
-        app = getattr(self, "_app", None)
-        if app is None:
-            from celery import current_app as app
+        from celery import current_app
+
+        app = getattr(self, "_app", None) or current_app
         result = app.AsyncResult(task_id)
         state = result.state
         if state != "FAILURE":
@@ -286,8 +286,8 @@ def check_task_class(cls: object) -> list[str]:
     (Selinon's constructor), and has a method callable as
     ``run(node_args)``. Subclasses of :class:`FlowTask` and of
     ``selinon.SelinonTask`` qualify when they implement ``run``; a
-    ``SelinonTask`` subclass gets flowtrace's :attr:`~FlowTask.storage`,
-    ``parent_*`` and :meth:`~FlowTask.retry` in place of Selinon's.
+    ``SelinonTask`` subclass gets flowtrace's :attr:`~flowtrace.FlowTask.storage`,
+    ``parent_*`` and :meth:`~flowtrace.FlowTask.retry` in place of Selinon's.
     ``flowtrace check`` reports these problems at the task's line.
 
     Args:
