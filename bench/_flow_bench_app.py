@@ -66,6 +66,8 @@ def make_app(broker, backend, queue, selinon=True):
 
     saved = os.environ.get("FLOWTRACE_BENCH_QUEUE")
     os.environ["FLOWTRACE_BENCH_QUEUE"] = queue  # both YAML loaders expand {FLOWTRACE_BENCH_QUEUE}
+    # The figures are the dispatchers' own cost: load_flows() is not to instrument the app.
+    app.conf.flowtrace_instrument = False
     try:
         flowtrace.load_flows(FLOWS, app=app)
         if selinon:

@@ -2,6 +2,10 @@
 
 The public face: :class:`Trace`, the event catalogue and the errors users see
 (they live in :mod:`flowtrace.errors`, with every other exception users catch).
+The names task and storage code imports from ``selinon`` are here too
+(``SelinonTask``, ``FatalTaskError``, ``Retry``, ``RequestError`` and the
+others), so that such code moves over by changing ``selinon`` to
+``flowtrace`` in its imports.
 
 .. versionadded:: 0.1.0
 """
@@ -9,16 +13,37 @@ The public face: :class:`Trace`, the event catalogue and the errors users see
 from typing import TYPE_CHECKING
 
 from flowtrace._version import __version__
-from flowtrace.errors import FatalTaskError, FlowConfigError, FlowConfigWarning, MissingDependency
+from flowtrace.errors import (
+    CacheMissError,
+    ConfigurationError,
+    FatalTaskError,
+    FlowConfigError,
+    FlowConfigWarning,
+    FlowError,
+    MissingDependency,
+    NoParentNodeError,
+    RequestError,
+    Retry,
+    SelectiveNoPathError,
+    StorageError,
+    UnknownError,
+    UnknownFlowError,
+    UnknownStorageError,
+)
 from flowtrace.trace import Trace
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
-           "FlowConfigWarning", "CorrelationFilter", "FlowTask", "FatalTaskError", "run_flow", "new_trace", "__version__"]
+           "FlowConfigWarning", "CorrelationFilter", "FlowTask", "SelinonTask", "FatalTaskError", "run_flow",
+           "new_trace", "__version__",
+           # Selinon's names, for task and storage code written for it (from selinon import ...).
+           "Retry", "NoParentNodeError", "RequestError", "FlowError", "UnknownFlowError", "SelectiveNoPathError",
+           "ConfigurationError", "StorageError", "UnknownStorageError", "CacheMissError", "UnknownError"]
 
 # The Celery integration is imported on first use, so that importing flowtrace
 # stays cheap in processes that only log events.
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
          "load_flows": "flowtrace.flow", "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
+         "SelinonTask": "flowtrace.flow.task",
          "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
 
 if TYPE_CHECKING:
@@ -29,7 +54,7 @@ if TYPE_CHECKING:
     from flowtrace.correlation import CorrelationFilter
     from flowtrace.flow import load_flows
     from flowtrace.flow.run import run_flow
-    from flowtrace.flow.task import FlowTask
+    from flowtrace.flow.task import FlowTask, SelinonTask
     from flowtrace.storages.base import DataStorage
 else:
     # Hidden from type checkers, which would otherwise read any misspelt

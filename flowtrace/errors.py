@@ -2,7 +2,10 @@
 
 Each one is importable from here and from where it is raised
 (``flowtrace.FatalTaskError``, ``flowtrace.storages.StorageError``,
-``flowtrace.flow.dispatcher.FlowError`` and so on). At run time this module
+``flowtrace.flow.dispatcher.FlowError`` and so on). The names Selinon's task
+and storage code imports from ``selinon`` (``FatalTaskError``, ``Retry``,
+``RequestError``, ``CacheMissError`` and the others) are all here, with
+Selinon's signatures, so that such code moves over by changing its import. At run time this module
 imports nothing of flowtrace, so that any module can raise these without
 importing the code of another, and no import circle forms over an error class.
 
@@ -18,8 +21,9 @@ if TYPE_CHECKING:
     from flowtrace.flow.model import Problem
 
 __all__ = ["MissingDependency", "CliError", "FlowConfigError", "FlowConfigWarning", "FatalTaskError", "RetryTask",
-           "NoParentNodeError", "FlowError", "StorageError", "MissingResult", "CacheMissError", "EXIT_FAILURE",
-           "EXIT_USAGE", "EXIT_INTERRUPTED"]
+           "Retry", "NoParentNodeError", "RequestError", "FlowError", "UnknownFlowError", "SelectiveNoPathError",
+           "ConfigurationError", "StorageError", "UnknownStorageError", "MissingResult", "CacheMissError",
+           "UnknownError", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
 
 #: The exit code of a ``flowtrace`` command that failed while running.
 EXIT_FAILURE = 1
@@ -54,7 +58,17 @@ class CliError(Exception):
         self.exit_code = exit_code
 
 
-class FlowConfigError(ValueError):
+class ConfigurationError(ValueError):
+    """The flow configuration is wrong; Selinon's name, for code that catches it.
+
+    flowtrace reports a configuration it cannot load as
+    :exc:`FlowConfigError`, a subclass that lists every problem.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class FlowConfigError(ConfigurationError):
     """Flow configuration that cannot be loaded; every problem found is listed.
 
     Args:
@@ -107,6 +121,16 @@ class NoParentNodeError(LookupError):
     """
 
 
+class RequestError(Exception):
+    """A flow task asked for something the flow cannot give, such as the exception of a parent that did not fail.
+
+    :meth:`flowtrace.FlowTask.parent_task_exception` and
+    :meth:`~flowtrace.FlowTask.parent_flow_exception` raise it. The name is Selinon's.
+
+    .. versionadded:: 0.1.0
+    """
+
+
 class RetryTask(Exception):
     """Raised by :meth:`flowtrace.FlowTask.retry`: run the task again after ``countdown`` seconds.
 
@@ -127,6 +151,23 @@ class RetryTask(Exception):
         self.countdown = countdown
 
 
+class Retry(RetryTask):
+    """Selinon's name for :exc:`RetryTask`, with its signature: the countdown is required.
+
+    Raise it from ``run`` (``raise flowtrace.Retry(30)``) or call
+    :meth:`flowtrace.FlowTask.retry`; either runs the task again without
+    counting against its ``max_retry``.
+
+    Args:
+        countdown: seconds to wait before the next attempt.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+
+
 class FlowError(Exception):
     """A flow failed; the dispatcher's task fails with it, and ``state`` is the flow's final state.
 
@@ -139,13 +180,33 @@ class FlowError(Exception):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, state=None):
+    def __init__(self, state):
         super().__init__(state)
         self.state = state
 
     def __str__(self):
         state = self.state or {}
         return "flow failed; failed nodes: %s" % (", ".join(sorted(state.get("failed_nodes") or {})) or "none")
+
+
+class UnknownFlowError(ValueError):
+    """A flow was asked for by a name the flow configuration does not define.
+
+    :func:`flowtrace.run_flow` raises it. It is a :class:`ValueError`, which
+    ``run_flow`` raised before it had this name.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SelectiveNoPathError(ValueError):
+    """No path in the flow leads to the node a selective run asked for.
+
+    Defined with Selinon's name, for code that catches it; flowtrace has no
+    selective runs, so it raises it nowhere yet.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class StorageError(Exception):
@@ -160,7 +221,8 @@ class StorageError(Exception):
     operation is therefore safe.
 
     Args:
-        message: what failed.
+        args: what failed: a message, as for any exception (Selinon's
+            adapters raise it so).
         storage_name: the name of the storage, as in the flow configuration.
         operation: the operation that failed.
 
@@ -172,10 +234,17 @@ class StorageError(Exception):
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, message: str, *, storage_name: str | None = None, operation: str | None = None):
-        super().__init__(message)
+    def __init__(self, *args: object, storage_name: str | None = None, operation: str | None = None):
+        super().__init__(*args)
         self.storage_name = storage_name
         self.operation = operation
+
+
+class UnknownStorageError(LookupError):
+    """A storage was asked for by a name the flow configuration does not define; Selinon's name.
+
+    .. versionadded:: 0.1.0
+    """
 
 
 class MissingResult(LookupError):
@@ -196,6 +265,13 @@ class CacheMissError(LookupError):
     caches raise ``selinon.errors.CacheMissError``; a storage pool reads
     either one as a cache miss and asks the storage. It is a
     :class:`LookupError`, like :class:`KeyError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class UnknownError(Exception):
+    """Something happened that flowtrace did not expect, likely a bug; Selinon's name, for code that catches it.
 
     .. versionadded:: 0.1.0
     """

@@ -17,6 +17,6 @@ headers all three read (``_headers``). ``_instrument`` connects the hooks,
 .. versionadded:: 0.1.0
 """
 
-from flowtrace.celery._instrument import instrument, is_instrumented, uninstrument
+from flowtrace.celery._instrument import ensure_instrumented, instrument, is_instrumented, uninstrument
 
-__all__ = ["instrument", "uninstrument", "is_instrumented"]
+__all__ = ["instrument", "uninstrument", "is_instrumented", "ensure_instrumented"]

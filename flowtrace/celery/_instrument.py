@@ -75,6 +75,9 @@ def instrument(app: Celery, *, include_args: bool = False) -> None:
     the call are instrumented when they receive their next task. Calling it
     again for the same app changes nothing.
 
+    :func:`flowtrace.load_flows` with an ``app`` calls it for you, with the
+    defaults; your own call, before or after that one, sets the options.
+
     Events go to the sinks registered in each process (``Trace.trace_by_*``).
     Register them before the worker forks its pool, or in each child.
 
@@ -94,13 +97,40 @@ def instrument(app: Celery, *, include_args: bool = False) -> None:
     app = _app_object(app)
     if not isinstance(include_args, bool):
         raise ValueError("include_args must be True or False, got %r" % (include_args,))
-    options = _registry.Options(include_args=include_args)
+    _instrument(app, _registry.Options(include_args=include_args))
+
+
+def ensure_instrumented(app: Celery) -> None:
+    """Instrument ``app`` with :func:`instrument`'s defaults, unless it already is; what :func:`flowtrace.load_flows` does.
+
+    An :func:`instrument` call, before or after this one, still decides the
+    options: this never overrides them, and they replace its defaults
+    without the ``ValueError`` that conflicting options raise.
+
+    Args:
+        app: the :class:`celery.Celery` app.
+
+    Raises:
+        ValueError: if ``app`` is not a Celery app.
+
+    .. versionadded:: 0.1.0
+    """
+    _instrument(_app_object(app), _registry.Options(include_args=False, implicit=True))
+
+
+def _instrument(app: Celery, options: _registry.Options) -> None:
     with _registry.lock:
         current = _registry.apps.get(app)
         if current is not None:
-            if current != options:
+            if current == options or options.implicit:
+                return
+            if not current.implicit:
                 raise ValueError("%r is already instrumented with include_args=%r; call uninstrument() first"
                                  % (app, current.include_args))
+            # The user's call after load_flows(app=...): their options replace the defaults.
+            _registry.set_apps({**_registry.apps, app: options})
+            if _pool_forked():
+                _registry.set_late(token)
             return
         if not _registry.apps:
             for signal, receiver, name in _RECEIVERS:
@@ -199,9 +229,9 @@ def token(options: _registry.Options) -> _Token:
 
 
 def activate(include_args: bool) -> bool:
-    """Instrument this pool child's app if nothing is instrumented here yet; never raises."""
+    """Instrument this pool child's app unless the user instrumented something here already; never raises."""
     try:
-        if not _registry.apps:
+        if all(options.implicit for options in _registry.apps.values()):
             from celery import current_app
 
             # A pool child's current app is the worker's app (Celery's

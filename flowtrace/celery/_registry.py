@@ -15,9 +15,14 @@ from flowtrace._report import FailureCounter
 
 
 class Options(NamedTuple):
-    """What :func:`flowtrace.instrument` was asked for, per app."""
+    """What :func:`flowtrace.instrument` was asked for, per app.
+
+    ``implicit``: the app was instrumented by :func:`flowtrace.load_flows`, not
+    by the user, whose own later ``instrument()`` call sets the options.
+    """
 
     include_args: bool
+    implicit: bool = False
 
 
 #: app -> Options. Replaced whole on change, so receivers read it without a lock.

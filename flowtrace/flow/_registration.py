@@ -12,6 +12,9 @@ if TYPE_CHECKING:
 
     from flowtrace.flow.model import FlowConfig
 
+#: The ``app.conf`` key that, set to False, keeps :func:`register` from instrumenting the app.
+INSTRUMENT_SETTING = "flowtrace_instrument"
+
 
 def register(app: Celery, config: FlowConfig) -> FlowConfig:
     """Make ``config`` the flow configuration of a Celery app.
@@ -21,8 +24,11 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
     dispatcher task (``flowtrace.dispatcher``) and one Celery task per flow
     task, named as the task. Workers of the app also get the
     ``flowtrace_wakeup`` remote-control command, through which a node that
-    ends wakes its dispatcher at once. Registering the same configuration
-    again changes nothing.
+    ends wakes its dispatcher at once. The app is instrumented
+    (:func:`flowtrace.instrument`, with its defaults unless the app's own
+    call sets others), so that the flow's tasks emit their task events;
+    setting ``app.conf.flowtrace_instrument = False`` before leaves that to
+    the user. Registering the same configuration again changes nothing.
 
     Args:
         app: the :class:`celery.Celery` app.
@@ -60,4 +66,9 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
     for entry in config.tasks.values():
         _runner.make_task(app, entry)
     _nudge.connect()
+    if app.conf.get(INSTRUMENT_SETTING, True):
+        # The Celery integration's public face, never its internals (docs/internals.rst).
+        from flowtrace.celery import ensure_instrumented
+
+        ensure_instrumented(app)
     return config

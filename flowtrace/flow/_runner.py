@@ -1,4 +1,8 @@
-"""The Celery task that runs one flow task: it calls the user's :class:`~flowtrace.FlowTask` and keeps its result.
+"""The Celery task that runs one flow task: it calls the user's task class and keeps its result.
+
+The class is a :class:`~flowtrace.FlowTask`, a ``selinon.SelinonTask``, or
+any class :func:`~flowtrace.flow.task.check_task_class` accepts;
+:mod:`flowtrace.flow._taskclass` constructs it.
 
 One Celery task is registered per ``tasks`` entry, under the entry's name,
 so the Celery integration's events name the flow task itself. Its message
@@ -11,9 +15,11 @@ An attempt ends in one of three ways:
   ``STORAGE_STORED``), or ``TASK_DISCARD_RESULT`` when it has none;
 - it fails and may retry: an exception while ``retried_count`` is below the
   task's ``max_retry`` (a storage that is down is such an exception, after
-  ``STORAGE_ISSUE``), or :meth:`~flowtrace.FlowTask.retry`, which does not
-  count; Celery's ``retry`` sends the next attempt;
-- it fails for good: :exc:`~flowtrace.FatalTaskError`, or retries used up.
+  ``STORAGE_ISSUE``), or :meth:`~flowtrace.FlowTask.retry` (or
+  ``selinon.Retry``), which does not count; Celery's ``retry`` sends the
+  next attempt;
+- it fails for good: :exc:`~flowtrace.FatalTaskError` (or
+  ``selinon.FatalTaskError``), or retries used up.
   The error goes to the storage when the adapter can keep it, and the
   exception to Celery, which marks the node FAILURE.
 """
@@ -27,9 +33,9 @@ from typing import Any
 from celery import Task
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
-from flowtrace.errors import FatalTaskError, RetryTask, StorageError
-from flowtrace.flow import _msg, _nudge, _runtime
-from flowtrace.flow.task import FlowTask
+from flowtrace.errors import FatalTaskError, StorageError
+from flowtrace.flow import _msg, _nudge, _runtime, _taskclass
+from flowtrace.flow.task import check_task_class
 from flowtrace.trace import Trace
 
 
@@ -52,10 +58,11 @@ class FlowTaskRunner(Task):
                 "retried_count": retried_count}
         try:
             cls = entry.load_class()
-            if not (isinstance(cls, type) and issubclass(cls, FlowTask)):
-                raise FatalTaskError("%s.%s is not a subclass of flowtrace.FlowTask"
-                                     % (entry.import_path, entry.class_name))
-            instance = cls(flow_name, entry.name, parent, task_id, dispatcher_id, storage_pool=pool)
+            problems = check_task_class(cls)
+            if problems:
+                raise FatalTaskError("%s.%s cannot run as a flow task: it %s"
+                                     % (entry.import_path, entry.class_name, "; it ".join(problems)))
+            instance = _taskclass.construct(cls, flow_name, entry.name, parent, task_id, dispatcher_id, pool, self.app)
             result = instance.run(node_args)
             if entry.output_schema:
                 _validate(entry, result)
@@ -64,10 +71,11 @@ class FlowTaskRunner(Task):
             elif result is not None:
                 Trace.log(Trace.TASK_DISCARD_RESULT, _msg.task(entry.name, task_id, flow_name, dispatcher_id, parent,
                                                                node_args, entry.queue, retried_count), result=result)
-        except RetryTask as exc:
-            raise self._again(call, exc.countdown, retried_count, exc)
         except Exception as exc:
-            if not isinstance(exc, FatalTaskError) and retried_count < entry.max_retry:
+            countdown = _taskclass.retry_countdown(exc)
+            if countdown is not None:
+                raise self._again(call, countdown, retried_count, exc)
+            if not _taskclass.is_fatal(exc) and retried_count < entry.max_retry:
                 raise self._again(call, entry.retry_countdown, retried_count + 1, exc)
             if entry.storage is not None and not entry.storage_readonly and not isinstance(exc, StorageError):
                 try:

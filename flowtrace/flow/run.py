@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from flowtrace.errors import UnknownFlowError
 from flowtrace.flow import _msg, _runtime
 from flowtrace.trace import Trace
 
@@ -38,8 +39,9 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
         ``dispatcher_id`` of every event of the flow.
 
     Raises:
-        ValueError: if the app has no flows, no flow of that name, or no
-            result backend.
+        flowtrace.errors.UnknownFlowError: if the app has no flow of that
+            name (a :class:`ValueError`).
+        ValueError: if the app has no flows, or no result backend.
 
     .. versionadded:: 0.1.0
     """
@@ -47,7 +49,7 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
 
     config = _runtime.config_of(app)
     if flow_name not in config.flows:
-        raise ValueError("there is no flow %r; the flows are %s" % (flow_name, ", ".join(config.flows) or "none"))
+        raise UnknownFlowError("there is no flow %r; the flows are %s" % (flow_name, ", ".join(config.flows) or "none"))
     if _no_backend(app):
         raise ValueError("flows need a Celery result backend: the dispatcher reads the state of each node there; "
                          "set result_backend on app %r" % (app.main,))

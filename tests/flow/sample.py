@@ -1,5 +1,7 @@
 """What tests/flow/data/ names: task and storage classes, a foreach function and user predicates."""
 
+import flowtrace
+
 
 class MemoryStorage:
     """A storage that keeps results in a dict."""
@@ -9,7 +11,7 @@ class MemoryStorage:
         self.results = {}
 
 
-class _Task:
+class _Task(flowtrace.FlowTask):
     def run(self, node_args):
         return node_args
 

@@ -104,7 +104,8 @@ class TestCheck:
 
     def test_modules_from_the_current_directory(self, tmp_path):
         """Modules named in the YAML are imported from the current directory, as a worker started there would."""
-        (tmp_path / "myapp.py").write_text("class Hello:\n    pass\n")
+        (tmp_path / "myapp.py").write_text("class Hello:\n    def __init__(self, *args):\n        pass\n\n"
+                                           "    def run(self, node_args):\n        pass\n")
         (tmp_path / "flows.yml").write_text(textwrap.dedent("""\
             tasks: [{name: hello, import: myapp, classname: Hello}]
             flows: [main]

@@ -46,6 +46,7 @@ flow-definitions:
     app = Celery("runner", broker="memory://", backend="cache+memory://", set_as_current=False)
     flowtrace.load_flows(str(tmp_path / "flows.yml"), app=app)
     yield app
+    flowtrace.uninstrument(app)
     app.close()
 
 

@@ -19,6 +19,7 @@ from flowtrace.flow.load._flows import Known, read_flow
 from flowtrace.flow.load._words import a, plain, show, unknown
 from flowtrace.flow.load.schema import KEYS
 from flowtrace.flow.model import Flow, FlowConfig, FrozenMap, Location, Problem, Settings, Storage, Task, TraceStorage
+from flowtrace.flow.task import check_task_class
 
 _NODE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")  # Selinon's rule for task and flow names
 
@@ -236,7 +237,10 @@ class Sections:
         import_path = fields.text(item, "import", where, required=True)
         class_name = fields.text(item, "classname", where) or name
         if import_path and class_name:
-            fields.attribute(item, "import", "classname", where, "task class", default=name)
+            cls = fields.attribute(item, "import", "classname", where, "task class", default=name)
+            for problem in check_task_class(cls) if cls is not None else ():
+                fields.error(item.value_line("classname" if "classname" in item else "import"),
+                             "%s: %s.%s %s" % (where, import_path, class_name, problem))
         storage = fields.text(item, "storage", where)
         if storage is not None and storage not in self.storages:
             fields.error(item.value_line("storage"), unknown("storage", storage, list(self.storages), where))
