@@ -275,7 +275,7 @@ class TestSelinonNames:
         assert FlowTask is flowtrace.SelinonTask
 
     def test_fatal_errors_are_kinds_of_exception_selinon_code_catches(self):
-        """CacheMissError is a KeyError, UnknownFlowError a ValueError (what run_flow raised), Retry a RetryTask."""
+        """CacheMissError is a LookupError, UnknownFlowError a ValueError (what run_flow raised), Retry a RetryTask."""
         assert (True, True, True, True) == (
-            issubclass(flowtrace.CacheMissError, KeyError), issubclass(flowtrace.UnknownFlowError, ValueError),
+            issubclass(flowtrace.CacheMissError, LookupError), issubclass(flowtrace.UnknownFlowError, ValueError),
             issubclass(flowtrace.Retry, RetryTask), issubclass(flowtrace.FlowConfigError, flowtrace.ConfigurationError))

@@ -88,6 +88,30 @@ def _walk(value):
             yield from _walk(item)
 
 
+_TASK_STUB = """\
+class %s(__import__("selinon").SelinonTask):
+    def run(self, node_args):
+        return None
+"""
+_STORAGE_STUB = """\
+class %s(__import__("selinon").DataStorage):
+    def connect(self):
+        pass
+
+    def is_connected(self):
+        return True
+
+    def disconnect(self):
+        pass
+
+    def retrieve(self, flow_name, task_name, task_id):
+        return None
+
+    def store(self, node_args, flow_name, task_name, task_id, result):
+        return task_id
+"""
+
+
 @pytest.fixture(scope="module")
 def stubs(tmp_path_factory):
     """Write a module for each ``import`` of the corpus, holding what the YAML names; put them on sys.path."""
@@ -95,8 +119,11 @@ def stubs(tmp_path_factory):
     modules = {}
     for path in CORPUS.rglob("*.y*ml"):
         data = yaml.safe_load(path.read_text())
-        for entry in (data.get("tasks") or []) + (data.get("storages") or []):
-            modules.setdefault(entry["import"], {})[entry.get("classname", entry["name"])] = "class %s:\n    pass\n"
+        # As a Selinon project writes them: tasks subclass SelinonTask, storages DataStorage.
+        for entry in data.get("tasks") or []:
+            modules.setdefault(entry["import"], {})[entry.get("classname", entry["name"])] = _TASK_STUB
+        for entry in data.get("storages") or []:
+            modules.setdefault(entry["import"], {})[entry.get("classname", entry["name"])] = _STORAGE_STUB
         for part in _walk(data.get("flow-definitions") or []):
             foreach = part.get("foreach")
             if isinstance(foreach, dict):
@@ -321,7 +348,7 @@ REFUSED_BY_BOTH = {
 
 @pytest.fixture()
 def refusedapp(tmp_path, monkeypatch):
-    (tmp_path / "refusedapp.py").write_text("class A:\n    pass\n\n\nclass B:\n    pass\n\n\nclass Store:\n    pass\n")
+    (tmp_path / "refusedapp.py").write_text("".join((_TASK_STUB % "A", _TASK_STUB % "B", _STORAGE_STUB % "Store")))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
     sys.modules.pop("refusedapp", None)
