@@ -1,4 +1,4 @@
-"""The predicates of a whole value: a task's result (``is...``, ``empty``) or the flow's arguments (``argsIs...``, ``argsEmpty``).
+"""The predicates of a whole value: a task's result (``is...``, ``empty``) or the flow's arguments (``argsIs...``).
 
 The types are tested with :func:`isinstance`, as by ``fieldInt`` and its kin: ``True``
 is an int too, an int is not a float, a tuple is not a list.
