@@ -4,7 +4,7 @@ import pytest
 
 from flowtrace.flow import conditions
 from flowtrace.flow.model import And, FrozenMap, Not, Or, Predicate
-from tests.flow.test_predicates import RESULT
+from tests.flow.predicates import RESULT
 
 
 def leaf(name, node=None, reads_result=False, reads_node_args=False, **args):

@@ -7,13 +7,12 @@ it reads are checked against the edge it is written on.
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Optional, Tuple
 
 from flowtrace.flow import predicates
 from flowtrace.flow.load import _yaml
 from flowtrace.flow.load._fields import Fields
-from flowtrace.flow.load._words import a, and_list, plain, show, unknown
+from flowtrace.flow.load._words import a, and_list, nearest, plain, show, unknown
 from flowtrace.flow.model import ALWAYS_TRUE, And, FrozenMap, Location, Not, Or, Predicate
 
 if TYPE_CHECKING:
@@ -82,8 +81,8 @@ class ConditionReader:
         except LookupError as exc:
             if known.predicates_broken:
                 return ALWAYS_TRUE  # the import failure is reported; the name may be in that module
-            matches = difflib.get_close_matches(name, predicates.names(module), n=1)
-            self.error(name_line, str(exc) + ("; did you mean %r?" % matches[0] if matches else ""))
+            match = nearest(name, predicates.names(module))
+            self.error(name_line, str(exc) + ("; did you mean %r?" % match if match else ""))
             return ALWAYS_TRUE
         signature = predicates.signature(fn)
         if signature.problem:

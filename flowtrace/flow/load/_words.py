@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Dict, Optional
 
 
 def show(value) -> str:
@@ -40,12 +41,26 @@ def a(value) -> str:
 def unknown(what: str, value, choices, where: str) -> str:
     """'<where>: unknown <what> <value>', with the nearest of ``choices`` or all of them when they are few."""
     message = "%s: unknown %s %s" % (where, what, show(value))
-    matches = difflib.get_close_matches(value, list(choices), n=1) if isinstance(value, str) else []
-    if matches:
-        return message + "; did you mean %r?" % matches[0]
+    match = nearest(value, choices) if isinstance(value, str) else None
+    if match is not None:
+        return message + "; did you mean %r?" % match
     if choices and len(choices) <= 12:
         return message + "; expected one of: %s" % ", ".join(_choice(name) for name in choices)
     return message
+
+
+def nearest(word: str, choices) -> Optional[str]:
+    """The one of ``choices`` closest to ``word``, or None when none is close; never a name not in ``choices``.
+
+    Case is ignored when measuring (``fieldequal`` and ``FIELDEQUAL`` find
+    ``fieldEqual``); of names that differ only in case, the first in sorted
+    order is given.
+    """
+    by_folded: Dict[str, str] = {}
+    for choice in sorted(name for name in choices if isinstance(name, str)):
+        by_folded.setdefault(choice.casefold(), choice)
+    found = difflib.get_close_matches(word.casefold(), list(by_folded), n=1)
+    return by_folded[found[0]] if found else None
 
 
 def _choice(name) -> str:

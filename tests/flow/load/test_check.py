@@ -459,6 +459,13 @@ class TestConditions:
             {name: fieldEqul, node: a, args: {key: k, value: 1}}
         """)
 
+    def test_unknown_predicate_among_selinons(self, tmp_path):
+        """A misspelt name of one of Selinon's predicates finds it, whatever its case."""
+        assert ["19: flow 'main', edge 2, condition: there is no predicate 'fieldgreatr' among the built-ins; "
+                "did you mean 'fieldGreater'?"] == condition_problems(tmp_path, """
+            {name: fieldgreatr, node: a, args: {key: k, value: 1}}
+        """)
+
     def test_arguments(self, tmp_path):
         """Missing and unknown arguments are found from the function's signature."""
         assert [

@@ -65,17 +65,8 @@ SETS = _sets()
 #: Selinon accepts every set of its corpus.
 REFUSED = {}
 
-#: Sets that use a built-in predicate of Selinon's that flowtrace.flow.predicates does not have yet; they fail
-#: until it does (strict: they must then be taken off this list).
-MISSING_PREDICATES = {
-    "docs.source/_static/graphs/flow_example.yaml": "envExist",
-    "example/dinner.yaml": "httpStatus, fieldGreater",
-}
-
-
 def _params():
-    return [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="no predicate " + MISSING_PREDICATES[name]))
-            if name in MISSING_PREDICATES else name for name in sorted(SETS)]
+    return sorted(SETS)
 
 
 def _walk(value):
