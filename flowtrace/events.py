@@ -219,7 +219,6 @@ NOT_EMITTED: dict[int, str] = {
     40: _STATE_CACHE_REASON,
     32: _SELECTIVE_REASON, 33: _SELECTIVE_REASON, 34: _SELECTIVE_REASON, 35: _SELECTIVE_REASON,
     45: _MIGRATION_REASON, 46: _MIGRATION_REASON, 47: _MIGRATION_REASON, 48: _MIGRATION_REASON,
-    49: "flowtrace's dispatcher does not stop flows at eager_failures yet",
 }
 
 #: Selinon's own events in its own order: the value of each is its index, in

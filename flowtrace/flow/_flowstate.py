@@ -24,9 +24,14 @@ class FlowState:
         finished: node name to the ids of its successful runs, in order.
         failed: node name to the ids of its failed runs no fallback handled yet.
         doomed: a fallback with ``propagate_failure`` ran: the flow fails when it ends.
+        has_node_args: whether :attr:`node_args` replaces the arguments in the
+            dispatcher's message (``node_args_from_first``; the message keeps
+            the flow's own, which a retry of the whole flow starts from).
+        node_args: the node arguments of the rest of the flow, when
+            :attr:`has_node_args`; None otherwise.
     """
 
-    __slots__ = ("active", "finished", "failed", "doomed")
+    __slots__ = ("active", "finished", "failed", "doomed", "has_node_args", "node_args")
 
     def __init__(self, active=(), finished=None, failed=None, doomed=False):
         """``active`` is a sequence of ``[name, id]`` lists, oldest first."""
@@ -34,13 +39,23 @@ class FlowState:
         self.finished = {name: list(ids) for name, ids in (finished or {}).items()}
         self.failed = {name: list(ids) for name, ids in (failed or {}).items()}
         self.doomed = bool(doomed)
+        self.has_node_args = False
+        self.node_args: Any = None
+
+    def set_node_args(self, node_args: Any) -> None:
+        """From now on the flow's nodes get ``node_args``: the result of its first task."""
+        self.has_node_args = True
+        self.node_args = node_args
 
     @classmethod
     def from_dict(cls, data) -> "FlowState":
         """Rebuild the state from :meth:`to_dict`; ``None`` is a flow that has not started."""
         data = data or {}
-        return cls(data.get("active_nodes", ()), data.get("finished_nodes"), data.get("failed_nodes"),
-                   data.get("doomed", False))
+        state = cls(data.get("active_nodes", ()), data.get("finished_nodes"), data.get("failed_nodes"),
+                    data.get("doomed", False))
+        if "node_args" in data:
+            state.set_node_args(data["node_args"])
+        return state
 
     def to_dict(self) -> dict:
         """The state as JSON-ready data, with Selinon's key names."""
@@ -49,4 +64,6 @@ class FlowState:
                                  "failed_nodes": {name: list(ids) for name, ids in self.failed.items()}}
         if self.doomed:
             state["doomed"] = True
+        if self.has_node_args:
+            state["node_args"] = self.node_args
         return state

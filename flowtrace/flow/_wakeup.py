@@ -24,11 +24,17 @@ The rules, which follow Selinon's:
   node of is tried once for each combination of it with the ids of the other
   ``from`` nodes already finished; an edge with two ``from`` nodes therefore
   fires once both have finished, and again for each later run of either.
+  What the nodes it starts are told of the nodes before them is
+  ``flowtrace.flow._propagate``'s.
+- With ``node_args_from_first``, the result of the flow's one starting task,
+  read from its storage when it succeeds, becomes the flow's node arguments
+  for everything after it. They travel in the state (``node_args``), so
+  the dispatcher's message keeps the arguments the flow was started with.
 - A node that fails is added to ``failed``. Once nothing is running, the
-  ``failures`` entries are matched against the failed nodes, the one naming
-  the most of them first (in the order written among equals). An entry whose
-  condition is false is passed over; the first one that holds takes one failed
-  run of each of its nodes and starts its fallback.
+  ``failures`` entries handle what they can (``flowtrace.flow._fallbacks``).
+- A node of ``eager_failures`` that fails fails the flow at once
+  (``EAGER_FAILURE``): the nodes still running are not waited for (they stay
+  in ``active``), and nothing else read in that wake-up is handled.
 - The flow ends when nothing is running: successfully if nothing failed (or
   every failure was handled by a fallback without ``propagate_failure``).
 
@@ -47,12 +53,12 @@ from __future__ import annotations
 import itertools
 import threading
 import uuid
-from typing import Any, Dict, List, Literal, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple
 
-from flowtrace.flow import _msg
+from flowtrace.flow import _fallbacks, _msg, _propagate
 from flowtrace.flow._flowstate import FlowState
-from flowtrace.flow.conditions import describe, evaluate
-from flowtrace.flow.model import Edge, Failure, FlowConfig, Flow
+from flowtrace.flow.conditions import evaluate
+from flowtrace.flow.model import Edge, FlowConfig, Flow
 from flowtrace.trace import Trace
 
 __all__ = ["WakeUp", "Ports", "Postpone", "RUNNING", "ENDED", "FAILED", "SUCCESS", "FAILURE",
@@ -139,7 +145,11 @@ class WakeUp:
 
     Attributes:
         state: the :class:`FlowState`, updated as the wake-up goes.
+        node_args: what the flow's nodes get as node arguments: ``node_args``,
+            or the result of the starting task (``node_args_from_first``).
         changed: whether any node finished, failed or started.
+        failed_eagerly: whether a node of ``eager_failures`` failed: the
+            wake-up then stopped, and said :data:`FAILED`.
     """
 
     def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports,
@@ -147,14 +157,15 @@ class WakeUp:
         self.config = config
         self.flow = flow
         self.dispatcher_id = dispatcher_id
-        self.node_args = node_args
-        self.parent = parent or {}
         self.starting = state is None
         self.state = FlowState.from_dict(state)
+        self.node_args = self.state.node_args if self.state.has_node_args else node_args
+        self.parent = parent or {}
+        self.failed_eagerly = False
         self.ports = ports
         self.ended = ended
         self.changed = False
-        self._base = _msg.dispatcher(flow.name, dispatcher_id)
+        self.base = _msg.dispatcher(flow.name, dispatcher_id)
 
     # --- the wake-up ---------------------------------------------------------
 
@@ -165,7 +176,7 @@ class WakeUp:
             Postpone: a storage or the result backend failed; :attr:`state` is consistent.
         """
         if self.starting:
-            Trace.log(Trace.FLOW_START, self._base, node_args=self.node_args, queue=self.flow.queue)
+            Trace.log(Trace.FLOW_START, self.base, node_args=self.node_args, queue=self.flow.queue)
             plan = _Plan()
             for edge in self.flow.starting_edges:
                 self._plan_edge(plan, edge, dict(self.parent), {})
@@ -173,8 +184,10 @@ class WakeUp:
             self.starting = False
         else:
             self._collect()
+        if self.failed_eagerly:
+            return FAILED
         if not self.state.active and self.state.failed:
-            self._fallbacks()
+            _fallbacks.run_fallbacks(self)
         if self.state.active:
             return RUNNING
         if self.state.failed or self.state.doomed:
@@ -189,26 +202,43 @@ class WakeUp:
             status, what = self.ports.outcome(name, node_id, self.config.is_flow(name))
             if status in (SUCCESS, FAILURE):
                 outcomes.append((name, node_id, status, what))
+        eager = self.flow.eager_failures
         for name, node_id, status, what in outcomes:
             if status == FAILURE:
                 self._remove_active(name, node_id)
                 self.state.failed.setdefault(name, []).append(node_id)
                 self.changed = True
-                Trace.log(Trace.NODE_FAILURE, self._base, node_name=name, node_id=node_id, what=what)
+                Trace.log(Trace.NODE_FAILURE, self.base, node_name=name, node_id=node_id, what=what)
+                if eager is True or (eager and name in eager):
+                    Trace.log(Trace.EAGER_FAILURE, self.base, node_name=name, node_id=node_id, what=what)
+                    self.failed_eagerly = True
+                    return  # what else ended stays running in the final state, as nothing handled it
         for name, node_id, status, _ in outcomes:
             if status == SUCCESS:
                 plan = _Plan()
+                given, first = self.node_args, self._is_first(name)
                 try:
+                    if first:
+                        self.node_args = self.ports.result(name, node_id)
                     for edge in _edges_from(self.flow).get(name, ()):
                         self._plan_finished(plan, edge, name, node_id)
                 except Postpone:
+                    self.node_args = given
                     raise  # the node stays running, to be handled whole next time
                 except Exception:
                     # A predicate or foreach function that raises fails the
                     # flow: the node did finish, and the final state says so.
+                    self.node_args = given
                     self._finish(name, node_id, _Plan())
                     raise
                 self._finish(name, node_id, plan)
+                if first:
+                    self.state.set_node_args(self.node_args)
+
+    def _is_first(self, name) -> bool:
+        """Whether ``name`` succeeding now is the starting task whose result ``node_args_from_first`` takes."""
+        return (self.flow.node_args_from_first and not self.state.finished and len(self.state.active) == 1
+                and any(name in edge.nodes_to for edge in self.flow.starting_edges))
 
     def _to_read(self):
         """``(id, name)`` of the running nodes whose outcome to read, oldest first."""
@@ -226,7 +256,7 @@ class WakeUp:
         """Commit a successful node whole: NODE_SUCCESSFUL, what its edges start, and ``finished``."""
         self._remove_active(name, node_id)
         self.changed = True
-        Trace.log(Trace.NODE_SUCCESSFUL, self._base, node_name=name, node_id=node_id)
+        Trace.log(Trace.NODE_SUCCESSFUL, self.base, node_name=name, node_id=node_id)
         self._commit(plan)
         self.state.finished.setdefault(name, []).append(node_id)
 
@@ -244,18 +274,12 @@ class WakeUp:
                 return  # a source that has not finished: no combination yet
             choices.append(runs)
         for ids in itertools.product(*choices):
-            combination = dict(zip(edge.nodes_from, ids))
-            parent, task_ids = {}, {}
-            for source, source_id in combination.items():
-                if self.config.is_flow(source):
-                    if self.flow.propagates("finished", source):
-                        parent[source] = self.ports.finished_of(source, source_id)
-                else:
-                    parent[source] = task_ids[source] = source_id
+            parent, task_ids = _propagate.edge_parent(self.config, self.flow, self.ports,
+                                                      dict(zip(edge.nodes_from, ids)))
             self._plan_edge(plan, edge, parent, task_ids)
 
     def _plan_edge(self, plan: _Plan, edge: Edge, parent: dict, task_ids: dict) -> None:
-        msg = _msg.edge(self._base, edge, parent, self.node_args)
+        msg = _msg.edge(self.base, edge, parent, self.node_args)
 
         def result_of(task_name):
             return self.ports.result(task_name, task_ids[task_name])
@@ -276,61 +300,6 @@ class WakeUp:
                 node_args = item if edge.foreach.propagate_result else self.node_args
                 plan.start(name, node_args, parent, edge, foreach=edge.foreach.propagate_result)
 
-    # --- fallbacks ---------------------------------------------------------------
-
-    def _fallbacks(self) -> None:
-        """Run the fallbacks that match the failed nodes; the largest matching set first."""
-        declined: List[Failure] = []
-        while True:
-            entry = self._matching_failure(declined)
-            if entry is None:
-                return
-            nodes = [{"name": name, "id": self.state.failed[name][0]} for name in entry.nodes]
-            fallback: Union[Literal[True], List[str]] = True if entry.fallback is True else list(entry.fallback)
-            msg = _msg.fallback(self._base, nodes, fallback)
-            condition_str = describe(entry.condition)
-            if not evaluate(entry.condition, node_args=self.node_args,
-                            predicates_module=self.config.settings.predicates_module):
-                Trace.log(Trace.FALLBACK_COND_FALSE, msg, condition_str=condition_str)
-                declined.append(entry)
-                continue
-            parent = self._fallback_parent(nodes)  # may postpone: nothing has changed yet
-            Trace.log(Trace.FALLBACK_COND_TRUE, msg, condition_str=condition_str)
-            Trace.log(Trace.FALLBACK_START, msg)
-            for name in entry.nodes:
-                self.state.failed[name].pop(0)
-                if not self.state.failed[name]:
-                    del self.state.failed[name]
-            self.changed = True
-            if entry.propagate_failure:
-                self.state.doomed = True
-            if fallback is True:
-                continue
-            plan = _Plan()
-            for name in fallback:
-                plan.start(name, self.node_args, parent)
-            self._commit(plan)
-
-    def _matching_failure(self, declined):
-        best = None
-        for entry in self.flow.failures:
-            if any(entry is other for other in declined):
-                continue
-            if all(name in self.state.failed for name in entry.nodes):
-                if best is None or len(entry.nodes) > len(best.nodes):
-                    best = entry
-        return best
-
-    def _fallback_parent(self, nodes) -> dict:
-        """The failed tasks, by name, and the failed tasks of sub-flows listed in ``propagate_failures``."""
-        parent = {}
-        for node in nodes:
-            if not self.config.is_flow(node["name"]):
-                parent[node["name"]] = node["id"]
-            elif self.flow.propagates("failures", node["name"]):
-                parent[node["name"]] = self.ports.failed_of(node["name"], node["id"])
-        return parent
-
     # --- starting nodes --------------------------------------------------------
 
     def _commit(self, plan: _Plan) -> None:
@@ -338,26 +307,28 @@ class WakeUp:
             if action[0] == "event":
                 Trace.log(action[1], action[2])
             else:
-                self._start(*action[1:])
+                self.start(*action[1:])
 
-    def _start(self, name, node_args, parent, edge: Optional[Edge], foreach_item: bool) -> None:
+    def start(self, name: str, node_args, parent: dict, edge: Optional[Edge] = None,
+              foreach_item: bool = False) -> None:
+        """Send node ``name`` now (``TASK_SCHEDULE`` or ``SUBFLOW_SCHEDULE``); ``edge`` None: a fallback."""
         node_id = str(uuid.uuid4())
         if self.config.is_flow(name):
-            child_args = node_args if foreach_item or self.flow.propagates("node_args", name) else None
-            child_parent = parent if self.flow.propagates("parent", name) else None
+            child_args = _propagate.subflow_args(self.flow, name, node_args, foreach_item)
+            child_parent = _propagate.subflow_parent(self.flow, name, parent, fallback=edge is None)
             queue = self.config.flows[name].queue
             # Logged before the message is sent, so that the log is causal: a
             # node can never start before the event that schedules it. One
             # event per node started: without a sink, its msg is not built.
             if Trace.enabled:
                 Trace.log(Trace.SUBFLOW_SCHEDULE,
-                          _msg.subflow_schedule(self._base, name, node_id, child_parent, child_args, queue, edge))
+                          _msg.subflow_schedule(self.base, name, node_id, child_parent, child_args, queue, edge))
             self.ports.send_flow(name, node_id, child_args, child_parent)
         else:
             queue = self.config.tasks[name].queue
             if Trace.enabled:
                 Trace.log(Trace.TASK_SCHEDULE,
-                          _msg.task_schedule(self._base, name, node_id, parent, node_args, queue, edge))
+                          _msg.task_schedule(self.base, name, node_id, parent, node_args, queue, edge))
             self.ports.send_task(name, node_id, node_args, parent)
         self.changed = True
         if name not in self.flow.nowait:

@@ -76,7 +76,9 @@ class FlowTask(abc.ABC):
         task_name: the task's name in the flow configuration.
         parent: the ids of the nodes that ran before it, by name; a sub-flow
             whose ``propagate_finished`` is set appears as a mapping of its
-            own nodes.
+            own nodes (its own sub-flows nested in it), one whose
+            ``propagate_compound_finished`` is set as one flat mapping of its
+            tasks and those of its sub-flows, task name to ids.
         task_id: the Celery task id of this task.
         dispatcher_id: the id of the dispatcher running the flow.
         log: a :class:`logging.Logger` for the task.
@@ -147,11 +149,17 @@ class FlowTask(abc.ABC):
                            index: int | None = None) -> Any:
         """Return the result of task ``task_name`` of a sub-flow that ran before this task.
 
-        The sub-flow must be listed in the flow's ``propagate_finished``.
+        The sub-flow must be listed in the flow's ``propagate_finished`` or
+        ``propagate_compound_finished``. In the compound form, name the
+        outer sub-flow alone, for its tasks and those of the sub-flows nested
+        in it; the result is read with that sub-flow's name, as Selinon
+        reads it, so an adapter that keeps results by flow (flowtrace's do)
+        finds only those of tasks that ran in that sub-flow itself.
 
         Args:
             flow_names: the sub-flow's name, or a list of names for a
-                sub-flow of a sub-flow (outermost first).
+                sub-flow of a sub-flow (outermost first); the outer name
+                alone with ``propagate_compound_finished``.
             task_name: the task in that sub-flow.
             index: which run of the task, when it ran several times, as a
                 list index; None (the default) is the last, as ``-1``.

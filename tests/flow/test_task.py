@@ -70,6 +70,16 @@ class TestTaskApi:
             task.parent_flow_result("sub", "B", index=None), task.parent_flow_result("sub", "B", 0),
             task.parent_flow_result(["sub", "deeper"], "C"), task.storage]
 
+    def test_compound_parent(self):
+        """A compound parent is read by the outer sub-flow's name and an index, with that name, as Selinon reads it."""
+        compound = {"sub": {"B": ["b-1", "b-2"], "C": ["c-1"]}}
+        results = {("sub", "B", "b-1"): "first B", ("sub", "B", "b-2"): "second B", ("sub", "C", "c-1"): "C"}
+        for cls in (Mine, Theirs):
+            task = _taskclass.construct(cls, "f", "T", compound, "t-1", "d-1", Pool(results), None)
+            assert ["second B", "first B", "C"] == [task.parent_flow_result("sub", "B"),
+                                                    task.parent_flow_result("sub", "B", 0),
+                                                    task.parent_flow_result("sub", "C")]
+
     def test_no_such_parent(self, task):
         """Asking for a node that did not run raises NoParentNodeError, flowtrace's, whatever the base class."""
         for call in (lambda: task.parent_task_result("Z"), lambda: task.parent_flow_result("sub", "B", 2),

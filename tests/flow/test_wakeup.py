@@ -333,6 +333,154 @@ class TestFailures:
         assert ([], 1) == (flowing.ports.ids("C"), len(flowing.ports.ids("D")))
 
 
+class TestEagerFailures:
+    """eager_failures: a listed node that fails fails the flow at once."""
+
+    def flowing(self, eager):
+        return Flowing(config(Flow("f", (edge([], ["A", "B"]), edge(["B"], ["C"])), eager_failures=eager)))
+
+    @pytest.mark.parametrize("eager", [("A",), True], ids=["listed", "true"])
+    def test_fails_without_waiting(self, eager):
+        """NODE_FAILURE then EAGER_FAILURE with Selinon's keys; FAILED while B still runs, which stays active."""
+        flowing = self.flowing(eager)
+        flowing.wake()
+        a, b = flowing.ports.fail("A"), flowing.ports.ids("B")[0]
+        with capture_events() as captured:
+            assert _wakeup.FAILED == flowing.wake()
+        keys = {"flow_name": "f", "dispatcher_id": "D1", "selective": False, "node_name": "A", "node_id": a,
+                "what": "Traceback: boom"}
+        assert [(Trace.NODE_FAILURE, keys), (Trace.EAGER_FAILURE, keys)] == captured
+        assert {"active_nodes": [["B", b]], "finished_nodes": {}, "failed_nodes": {"A": [a]}} == flowing.state
+        assert (True, True) == (flowing.last.failed_eagerly, flowing.last.changed)
+
+    def test_what_else_ended_is_not_handled(self):
+        """A node that succeeded in the same wake-up stays active and starts nothing: the flow has failed."""
+        flowing = self.flowing(("A",))
+        flowing.wake()
+        a, b = flowing.ports.fail("A"), flowing.ports.succeed("B")
+        with capture_events() as captured:
+            assert _wakeup.FAILED == flowing.wake()
+        assert ["NODE_FAILURE", "EAGER_FAILURE"] == names(captured)
+        assert {"active_nodes": [["B", b]], "finished_nodes": {}, "failed_nodes": {"A": [a]}} == flowing.state
+        assert [] == flowing.ports.ids("C")
+
+    def test_an_unlisted_node_waits(self):
+        """A node not listed fails as usual: the flow waits for the others, then fails, with no EAGER_FAILURE."""
+        flowing = self.flowing(("A",))
+        flowing.wake()
+        flowing.ports.fail("B")
+        with capture_events() as captured:
+            assert _wakeup.RUNNING == flowing.wake()
+            flowing.ports.succeed("A")
+            assert _wakeup.FAILED == flowing.wake()
+        assert ["NODE_FAILURE", "NODE_SUCCESSFUL"] == names(captured)
+        assert False is flowing.last.failed_eagerly
+
+
+class TestNodeArgsFromFirst:
+    """node_args_from_first: the starting task's result becomes the node arguments of the rest of the flow."""
+
+    def flowing(self):
+        big = Predicate("argsFieldEqual", args=FrozenMap({"key": "y", "value": 2}), reads_node_args=True)
+        cfg = config(Flow("f", (edge([], ["A"]), edge(["A"], ["B", "g"], condition=big), edge(["B"], ["C"])),
+                          propagate_node_args=("g",), node_args_from_first=True),
+                     Flow("g", (edge([], ["D"]),)))
+        return Flowing(cfg, node_args={"x": 1})
+
+    def test_the_result_is_the_arguments(self):
+        """Conditions, tasks and sub-flows after the first task get its result, in later wake-ups too."""
+        flowing = self.flowing()
+        flowing.wake()
+        assert {"x": 1} == flowing.ports.sent[0][3]
+        flowing.ports.succeed("A", {"y": 2})
+        with capture_events() as captured:
+            flowing.wake()
+        assert ["NODE_SUCCESSFUL", "TASK_SCHEDULE", "SUBFLOW_SCHEDULE"] == names(captured)
+        assert [("task", "B", {"y": 2}), ("flow", "g", {"y": 2})] == [sent[:2] + (sent[3],)
+                                                                      for sent in flowing.ports.sent[1:]]
+        assert {"y": 2} == flowing.state["node_args"]
+        flowing.ports.succeed("B")
+        flowing.wake()
+        assert ({"x": 1}, {"y": 2}, {"y": 2}) == (flowing.node_args, flowing.last.node_args, flowing.ports.sent[-1][3])
+
+    def test_a_result_of_none(self):
+        """A first task that returns None gives None as the node arguments, not the flow's own."""
+        flowing = self.flowing()
+        flowing.wake()
+        flowing.ports.succeed("A", None)
+        flowing.wake()
+        assert (None, []) == (flowing.state["node_args"], flowing.ports.ids("B"))
+
+    def test_storage_down(self):
+        """A result that cannot be read postpones the first task whole: nothing sent, the arguments unchanged."""
+        flowing = self.flowing()
+        flowing.wake()
+        before = flowing.state
+        flowing.ports.succeed("A", {"y": 2})
+        flowing.ports.fail_results = True
+        with capture_events() as captured:
+            with pytest.raises(_wakeup.Postpone):
+                flowing.wake()
+        assert ([], before, {"x": 1}) == (captured, flowing.state, flowing.last.node_args)
+        flowing.ports.fail_results = False
+        flowing.wake()
+        assert {"y": 2} == flowing.state["node_args"]
+
+    def test_only_the_starting_task(self):
+        """A fallback that is the first node to succeed does not replace the arguments."""
+        cfg = config(Flow("f", (edge([], ["A"]),), failures=(Failure(("A",), ("B",)),), node_args_from_first=True))
+        flowing = Flowing(cfg, node_args={"x": 1})
+        flowing.wake()
+        flowing.ports.fail("A")
+        flowing.wake()
+        flowing.ports.succeed("B", {"y": 2})
+        assert _wakeup.ENDED == flowing.wake()
+        assert ("node_args" not in flowing.state, {"x": 1}) == (True, flowing.last.node_args)
+
+
+class TestCompound:
+    """propagate_compound_* and propagate_parent_failures, through a wake-up."""
+
+    def test_compound_finished(self):
+        """The nodes after a sub-flow get its finished tasks, and its sub-flows', in one flat mapping."""
+        cfg = config(Flow("f", (edge([], ["g"]), edge(["g"], ["B"])), propagate_compound_finished=("g",)),
+                     Flow("g", (edge([], ["A"]),)))
+        flowing = Flowing(cfg)
+        flowing.wake()
+        child = flowing.ports.succeed("g")
+        flowing.ports.subflows[child] = {"A": ["a1"], "h": {"A": ["a2"], "C": ["c1"]}}
+        flowing.wake()
+        assert ("B", {"g": {"A": ["a1", "a2"], "C": ["c1"]}}) == (flowing.ports.sent[-1][1], flowing.ports.sent[-1][4])
+
+    def test_compound_failures(self):
+        """A failed sub-flow's fallback gets its failed tasks, nested ones included, in one flat mapping."""
+        cfg = config(Flow("f", (edge([], ["g"]),), failures=(Failure(("g",), ("B",)),),
+                          propagate_compound_failures=("g",)),
+                     Flow("g", (edge([], ["A"]),)))
+        flowing = Flowing(cfg)
+        flowing.wake()
+        child = flowing.ports.fail("g")
+        flowing.ports.failed_of = lambda name, flow_id: {"A": ["a1"], "h": {"C": ["c1"]}} if flow_id == child else None
+        flowing.wake()
+        assert ("B", {"g": {"A": ["a1"], "C": ["c1"]}}) == (flowing.ports.sent[-1][1], flowing.ports.sent[-1][4])
+
+    @pytest.mark.parametrize("option, expected", [({"propagate_parent_failures": ("g",)}, True), ({}, False)],
+                             ids=["set", "unset"])
+    def test_parent_failures(self, option, expected):
+        """A sub-flow started as a fallback gets the failed nodes as its parent with propagate_parent_failures."""
+        cfg = config(Flow("f", (edge([], ["A"]),), failures=(Failure(("A",), ("g",)),), **option),
+                     Flow("g", (edge([], ["B"]),)))
+        flowing = Flowing(cfg)
+        flowing.wake()
+        a = flowing.ports.fail("A")
+        with capture_events() as captured:
+            flowing.wake()
+        parent = {"A": a} if expected else None
+        assert ("flow", "g", parent) == (flowing.ports.sent[-1][0], flowing.ports.sent[-1][1],
+                                         flowing.ports.sent[-1][4])
+        assert parent == captured[-1][1]["parent"]
+
+
 class TestPostpone:
     """A storage or result backend that fails postpones work without doing half of it."""
 
