@@ -29,9 +29,14 @@ is a *wake-up*:
    - anything else raised: ``DISPATCHER_FAILURE``, and the flow fails with
      its state.
 
-The countdown starts at ``flowtrace_dispatcher_countdown[0]`` seconds after a
-wake-up that changed something, and doubles after each one that did not, up
-to ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
+The countdown is what the flow's ``sampling`` strategy answers
+(``flowtrace.flow._sampling``; None ends the flow, as in Selinon). Without
+one, or when the strategy fails, it starts at
+``flowtrace_dispatcher_countdown[0]`` seconds after a wake-up that changed
+something, and doubles after each one that did not, up to
+``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
+A node with ``throttling`` is sent with a countdown of its own
+(``flowtrace.flow._throttle``).
 """
 
 from __future__ import annotations
