@@ -57,18 +57,21 @@ def fallback(base: dict, nodes: list, to_start: Any) -> dict:
 
 
 def task_schedule(base: dict, task_name: str, task_id: str, parent: Any, node_args: Any, queue: str,
-                  edge: Optional[Edge]) -> dict:
-    """``base`` (:func:`dispatcher`) and the task sent: ``TASK_SCHEDULE``; ``edge`` is None for a fallback."""
+                  edge: Optional[Edge], countdown: Optional[float] = None) -> dict:
+    """``base`` (:func:`dispatcher`) and the task sent: ``TASK_SCHEDULE``; ``edge`` is None for a fallback.
+
+    ``countdown`` is its throttling's wait in seconds, None when it starts at once.
+    """
     return {**base, "task_name": task_name, "task_id": task_id, "parent": parent, "node_args": node_args,
-            "queue": queue, "countdown": None, "condition_str": _condition_str(edge), "foreach_str": _foreach_str(edge),
-            "selective_edge": SELECTIVE}
+            "queue": queue, "countdown": countdown, "condition_str": _condition_str(edge),
+            "foreach_str": _foreach_str(edge), "selective_edge": SELECTIVE}
 
 
 def subflow_schedule(base: dict, flow_name: str, dispatcher_id: str, parent: Any, node_args: Any, queue: str,
-                     edge: Optional[Edge]) -> dict:
+                     edge: Optional[Edge], countdown: Optional[float] = None) -> dict:
     """``base`` (:func:`dispatcher`) and the sub-flow started: ``SUBFLOW_SCHEDULE``; ``edge`` as for a task."""
     return {**base, "child_flow_name": flow_name, "child_dispatcher_id": dispatcher_id, "parent": parent,
-            "node_args": node_args, "queue": queue, "countdown": None, "condition_str": _condition_str(edge),
+            "node_args": node_args, "queue": queue, "countdown": countdown, "condition_str": _condition_str(edge),
             "foreach_str": _foreach_str(edge)}
 
 

@@ -104,12 +104,16 @@ class Ports:
         """The failed tasks of a failed sub-flow, nested by sub-flow (for ``propagate_failures``)."""
         raise NotImplementedError
 
-    def send_task(self, name: str, task_id: str, node_args, parent) -> str:
-        """Send the task's message; returns its queue."""
+    def countdown(self, name: str, is_flow: bool) -> Optional[float]:
+        """Seconds the start of node ``name`` waits (its ``throttling``), or None to start it at once."""
+        return None
+
+    def send_task(self, name: str, task_id: str, node_args, parent, countdown: Optional[float] = None) -> str:
+        """Send the task's message (due ``countdown`` seconds from now); returns its queue."""
         raise NotImplementedError
 
-    def send_flow(self, name: str, dispatcher_id: str, node_args, parent) -> str:
-        """Send a child dispatcher's first message; returns its queue."""
+    def send_flow(self, name: str, dispatcher_id: str, node_args, parent, countdown: Optional[float] = None) -> str:
+        """Send a child dispatcher's first message (due ``countdown`` seconds from now); returns its queue."""
         raise NotImplementedError
 
 
@@ -150,6 +154,8 @@ class WakeUp:
         changed: whether any node finished, failed or started.
         failed_eagerly: whether a node of ``eager_failures`` failed: the
             wake-up then stopped, and said :data:`FAILED`.
+        started: the ids of the nodes started through edges and waited for, in order.
+        fallback_started: the ids of the fallbacks started and waited for, in order.
     """
 
     def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports,
@@ -165,6 +171,8 @@ class WakeUp:
         self.ports = ports
         self.ended = ended
         self.changed = False
+        self.started: List[str] = []
+        self.fallback_started: List[str] = []
         self.base = _msg.dispatcher(flow.name, dispatcher_id)
 
     # --- the wake-up ---------------------------------------------------------
@@ -317,22 +325,25 @@ class WakeUp:
             child_args = _propagate.subflow_args(self.flow, name, node_args, foreach_item)
             child_parent = _propagate.subflow_parent(self.flow, name, parent, fallback=edge is None)
             queue = self.config.flows[name].queue
+            countdown = self.ports.countdown(name, True)
             # Logged before the message is sent, so that the log is causal: a
             # node can never start before the event that schedules it. One
             # event per node started: without a sink, its msg is not built.
             if Trace.enabled:
-                Trace.log(Trace.SUBFLOW_SCHEDULE,
-                          _msg.subflow_schedule(self.base, name, node_id, child_parent, child_args, queue, edge))
-            self.ports.send_flow(name, node_id, child_args, child_parent)
+                Trace.log(Trace.SUBFLOW_SCHEDULE, _msg.subflow_schedule(
+                    self.base, name, node_id, child_parent, child_args, queue, edge, countdown))
+            self.ports.send_flow(name, node_id, child_args, child_parent, countdown=countdown)
         else:
             queue = self.config.tasks[name].queue
+            countdown = self.ports.countdown(name, False)
             if Trace.enabled:
                 Trace.log(Trace.TASK_SCHEDULE,
-                          _msg.task_schedule(self.base, name, node_id, parent, node_args, queue, edge))
-            self.ports.send_task(name, node_id, node_args, parent)
+                          _msg.task_schedule(self.base, name, node_id, parent, node_args, queue, edge, countdown))
+            self.ports.send_task(name, node_id, node_args, parent, countdown=countdown)
         self.changed = True
         if name not in self.flow.nowait:
             self.state.active[node_id] = [name, node_id]
+            (self.started if edge is not None else self.fallback_started).append(node_id)
 
 
 _EDGES_FROM: Dict[int, tuple] = {}  # id(flow) -> (flow, {node name: its edges, in the order written})

@@ -29,9 +29,14 @@ is a *wake-up*:
    - anything else raised: ``DISPATCHER_FAILURE``, and the flow fails with
      its state.
 
-The countdown starts at ``flowtrace_dispatcher_countdown[0]`` seconds after a
-wake-up that changed something, and doubles after each one that did not, up
-to ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
+The countdown is what the flow's ``sampling`` strategy answers
+(``flowtrace.flow._sampling``; None ends the flow, as in Selinon). Without
+one, or when the strategy fails, it starts at
+``flowtrace_dispatcher_countdown[0]`` seconds after a wake-up that changed
+something, and doubles after each one that did not, up to
+``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
+A node with ``throttling`` is sent with a countdown of its own
+(``flowtrace.flow._throttle``).
 """
 
 from __future__ import annotations
@@ -44,7 +49,7 @@ from celery import Task, states
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.errors import FlowError, StorageError
-from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _wakeup
+from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _sampling, _throttle, _wakeup
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -116,15 +121,19 @@ class Dispatcher(Task):
                                    _CeleryPorts(self, config, flow_name, parent), ended=ended)
             outcome = wakeup.run()
         except _wakeup.Postpone:
-            # Not a change: the countdown backs off as after an idle wake-up. The
-            # next wake-up reads every node: the one left unhandled may have no nudge to come.
-            raise self._wait(info, dict(call, polled_at=None), wakeup, changed=False)
+            # Not a change: the countdown backs off as after an idle wake-up (the strategy is
+            # not asked: a retry of the same work is no sample of the flow). The next
+            # wake-up reads every node: the one left unhandled may have no nudge to come.
+            raise self._wait(info, dict(call, polled_at=None), wakeup, self._backoff(info, changed=False))
         except Exception:
             Trace.log(Trace.DISPATCHER_FAILURE, flow_msg, what=traceback.format_exc())
             final = _final(wakeup.state) if wakeup is not None else _final(_flowstate.FlowState.from_dict(None))
             raise FlowError(final) from None
         if outcome == _wakeup.RUNNING:
-            raise self._wait(info, call, wakeup, changed=wakeup.changed)
+            countdown = self._countdown(info, flow, wakeup)
+            if countdown is not None:
+                raise self._wait(info, call, wakeup, countdown)
+            outcome = _wakeup.ENDED  # the strategy stopped retrying: the flow ends there, as in Selinon
         final = _final(wakeup.state)
         if outcome == _wakeup.ENDED:
             Trace.log(Trace.FLOW_END, flow_msg, state=final)
@@ -157,10 +166,27 @@ class Dispatcher(Task):
             return None, now
         return nudged, polled_at
 
-    def _wait(self, info, call, wakeup, changed):
+    def _backoff(self, info, changed):
+        """The dispatcher's own countdown: the first after a change, doubled after each wake-up without one."""
         first, longest = _countdowns(self.app)
         previous = info["retry"]
-        countdown = first if changed or previous is None else min(longest, max(first, previous * 2))
+        return first if changed or previous is None else min(longest, max(first, previous * 2))
+
+    def _countdown(self, info, flow, wakeup):
+        """The next wake-up's countdown: the flow's ``sampling`` strategy's, or :meth:`_backoff`'s.
+
+        None when the strategy stops retrying; a strategy that fails gives way to :meth:`_backoff`.
+        """
+        if flow.sampling is not None:
+            state, async_result = wakeup.state, self.app.AsyncResult
+            ok, countdown = _sampling.ask(flow.sampling, flow.name, lambda: _sampling.status(
+                info["retry"], state.active.values(), state.failed, state.finished, wakeup.started,
+                wakeup.fallback_started, async_result))
+            if ok:
+                return countdown
+        return self._backoff(info, changed=wakeup.changed)
+
+    def _wait(self, info, call, wakeup, countdown):
         state = wakeup.state.to_dict()
         Trace.log(Trace.DISPATCHER_RETRY, info, state_dict=state, countdown=countdown)
         return self._retry(dict(call, state=state, countdown=countdown), countdown, info["queue"])
@@ -270,19 +296,25 @@ class _CeleryPorts(_wakeup.Ports):
                 nested.setdefault(name, []).extend(ids)
         return nested
 
-    def send_task(self, name, task_id, node_args, parent):
+    def countdown(self, name, is_flow):
+        node = self.config.flows[name] if is_flow else self.config.tasks[name]
+        if node.throttling is None:
+            return None
+        return _throttle.countdown(self.app.backend, "flow" if is_flow else "task", name, node.throttling)
+
+    def send_task(self, name, task_id, node_args, parent, countdown=None):
         entry = self.config.tasks[name]
         header = flow_header(self.flow_name, self.dispatcher_id, parent, node_args)
         self.app.tasks[name].apply_async(
             kwargs={"flow_name": self.flow_name, "node_args": node_args, "parent": parent,
                     "dispatcher_id": self.dispatcher_id, "retried_count": 0},
-            task_id=task_id, queue=entry.queue, headers={FLOW_HEADER: header})
+            task_id=task_id, queue=entry.queue, headers={FLOW_HEADER: header}, countdown=countdown)
         return entry.queue
 
-    def send_flow(self, name, dispatcher_id, node_args, parent):
+    def send_flow(self, name, dispatcher_id, node_args, parent, countdown=None):
         queue = self.config.flows[name].queue
         send_dispatcher(self.app, name, dispatcher_id, node_args, parent, queue,
-                        parent_dispatcher_id=self.dispatcher_id)
+                        parent_dispatcher_id=self.dispatcher_id, countdown=countdown)
         return queue
 
 
@@ -305,11 +337,12 @@ def _merge(into: dict, other: dict) -> None:
             into.setdefault(key, []).extend(value)
 
 
-def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, parent_dispatcher_id=None):
-    """Send the first message of a flow's dispatcher; returns its AsyncResult."""
+def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, parent_dispatcher_id=None,
+                    countdown=None):
+    """Send the first message of a flow's dispatcher (due ``countdown`` seconds from now); returns its AsyncResult."""
     kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
     if parent_dispatcher_id is not None:
         kwargs["parent_dispatcher_id"] = parent_dispatcher_id
     header = flow_header(flow_name, dispatcher_id, parent, node_args)
     return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
-        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header})
+        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header}, countdown=countdown)

@@ -61,11 +61,11 @@ class Ports(_wakeup.Ports):
     def finished_of(self, flow_name, flow_id):
         return self.subflows[flow_id]
 
-    def send_task(self, name, task_id, node_args, parent):
+    def send_task(self, name, task_id, node_args, parent, countdown=None):
         self.sent.append(("task", name, task_id, node_args, parent))
         return "q"
 
-    def send_flow(self, name, dispatcher_id, node_args, parent):
+    def send_flow(self, name, dispatcher_id, node_args, parent, countdown=None):
         self.sent.append(("flow", name, dispatcher_id, node_args, parent))
         return "q"
 

@@ -144,3 +144,8 @@ def explode(storage_pool, node_args):
 def items(storage_pool, node_args):
     """The foreach function: the items the task Items returned."""
     return storage_pool.get("Items")["items"]
+
+
+def failing_strategy(status):
+    """A sampling strategy with a bug: the dispatcher falls back to its own countdown."""
+    raise RuntimeError("strategy bug")

@@ -314,6 +314,43 @@ class TestDispatcherFailure:
         log.none("FLOW_END")
 
 
+def _seconds(record):
+    """A record's ``time`` (ISO-8601 UTC) as seconds since the epoch."""
+    from datetime import datetime
+
+    return datetime.strptime(record["time"], "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+class TestSamplingAndThrottling:
+    """``sampling`` sets the safety-net countdown, and ``throttling`` spaces a node's starts, on the shared worker."""
+
+    def test_sampling_sets_the_countdown(self, run):
+        """A constant strategy of 300 s is every DISPATCHER_RETRY's countdown, and nudges still end the flow at once."""
+        result, log = run_flow(run, "sampled")  # within run_flow's 90 s: no wake-up waited its 300 s
+        assert {"A": 1, "B": 1} == finished(result)
+        countdowns = [log.details(p)["countdown"] for p in log.find("DISPATCHER_RETRY")]
+        assert ([300] * len(countdowns), True) == (countdowns, len(countdowns) >= 2)
+
+    def test_a_failing_strategy_gives_way(self, run):
+        """A strategy that raises: the dispatcher's own countdown (30 s after a change), and the flow ends."""
+        result, log = run_flow(run, "missampled")
+        assert {"A": 1, "B": 1} == finished(result)
+        countdowns = [log.details(p)["countdown"] for p in log.find("DISPATCHER_RETRY")]
+        assert ([30.0] * len(countdowns), True) == (countdowns, len(countdowns) >= 2)
+
+    def test_throttled_task(self, run):
+        """Paced (throttled by 3 s) starts at once, then with a countdown, and its second run starts 3 s after the first
+        was scheduled or later."""
+        result, log = run_flow(run, "paced")
+        assert {"A": 1, "Paced": 2} == finished(result)
+        first, second = log.find("TASK_SCHEDULE", task_name="Paced")
+        countdown = log.details(second)["countdown"]
+        assert (None, True) == (log.details(first)["countdown"], 0 < countdown <= 3)
+        started = log.one("TASK_START", task_id=log.details(second)["task_id"])
+        gap = _seconds(log.records[started]) - _seconds(log.records[first])
+        assert gap >= 2.95, gap  # the slot is taken a moment before TASK_SCHEDULE is written
+
+
 class TestSafetyNet:
     """With nudges off, dispatchers still wake: on their countdown, as Selinon's do."""
 

@@ -15,6 +15,7 @@ from typing import Any, Mapping, Optional
 from flowtrace.flow.load import _yaml
 from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load._words import a, and_list, plain, show, unknown
+from flowtrace.flow import _sampling
 from flowtrace.flow._options import CACHE_NAMES, STRATEGIES
 from flowtrace.flow.model import Cache, FrozenMap, Location, Sampling, Selective, SelectiveRunFunction
 
@@ -105,7 +106,8 @@ def sampling(fields: Fields, item, where: str) -> Optional[Sampling]:
     for key in args:
         if not isinstance(key, str):
             fields.error(args.key_line(key), "%s: argument names are strings, not %s" % (where, show(key)))
-    if import_path is None:
+    if import_path is None or (import_path == _sampling.SELINON_MODULE and _sampling.stands_in(import_path)):
+        # Without Selinon installed, its module's names are flowtrace's same-named strategies.
         if name not in STRATEGIES:
             fields.error(value.value_line("name"), unknown("sampling strategy", name, list(STRATEGIES),
                                                            where + " (without 'import', one of Selinon's)"))
