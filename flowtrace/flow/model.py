@@ -15,12 +15,12 @@ here imports it.
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Iterator, Literal, Optional, Tuple, Union
 
 from flowtrace.errors import FlowConfigError
+from flowtrace.flow._entries import DEFAULT_QUEUE, Storage, Task, import_attribute
 from flowtrace.flow._options import Cache, Sampling, Selective, SelectiveRunFunction, TraceStorage
 from flowtrace.flow._values import FrozenMap, Location, Problem
 from flowtrace.flow.conditions import ALWAYS_TRUE, And, Condition, Not, Or, Predicate
@@ -31,103 +31,11 @@ __all__ = [
     "PROPAGATE_OPTIONS", "DEFAULT_QUEUE", "Cache", "Sampling", "Selective", "SelectiveRunFunction", "TraceStorage",
 ]
 
-#: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
-#:
-#: .. versionadded:: 0.1.0
-DEFAULT_QUEUE = "celery"
-
 #: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
 #:
 #: .. versionadded:: 0.1.0
 PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures", "parent_failures", "compound_finished",
                      "compound_failures")
-
-
-def _import(module: str, name: str) -> Any:
-    return getattr(importlib.import_module(module), name)
-
-
-class _ClassReference:
-    # What a storage and a task share: a class named by its module and its name.
-    import_path: str
-    class_name: str
-
-    def load_class(self) -> type:
-        """Import and return the class (YAML ``import`` and ``classname``).
-
-        Returns:
-            The class named by ``import_path`` and ``class_name``.
-
-        Raises:
-            ImportError: if the module cannot be imported.
-            AttributeError: if the module has no such class.
-
-        .. versionadded:: 0.1.0
-        """
-        return _import(self.import_path, self.class_name)
-
-
-@dataclass(frozen=True)
-class Storage(_ClassReference):
-    """A ``storages`` entry: where task results are kept.
-
-    Attributes:
-        name: the name tasks use in their ``storage`` key.
-        import_path: the module of the storage class (YAML ``import``).
-        class_name: the class in that module (YAML ``classname``; the name by default).
-        configuration: keyword arguments for the class (YAML ``configuration``).
-        location: where the entry was written.
-        cache: the :class:`Cache` of its results (YAML ``cache``), or None.
-
-    .. versionadded:: 0.1.0
-    """
-
-    name: str
-    import_path: str
-    class_name: str
-    # Not FrozenMap[str, Any]: a comma here splits the documented signature (Sphinx and ``<factory>``).
-    configuration: FrozenMap = field(default_factory=FrozenMap)
-    location: Optional[Location] = None
-    cache: Optional[Cache] = None
-
-
-@dataclass(frozen=True)
-class Task(_ClassReference):
-    """A ``tasks`` entry.
-
-    Attributes:
-        name: the node name used in flows; unique among tasks and flows.
-        import_path: the module of the task class (YAML ``import``).
-        class_name: the class in that module (YAML ``classname``; the name by default).
-        max_retry: how many times the task is retried after a failure.
-        retry_countdown: seconds to wait before a retry.
-        storage: the name of the :class:`Storage` its result goes to, or None.
-        storage_readonly: the task reads its storage but its result is not stored.
-        storage_task_name: the name its result is stored under (the task name by default).
-        queue: the Celery queue, ``{VAR}`` environment references expanded.
-        output_schema: the path of a JSON schema for its result, or None.
-        location: where the entry was written.
-        throttling: the least time between two starts of the task (YAML
-            ``throttling``, as :class:`datetime.timedelta` keywords), or None.
-        selective_run_function: the :class:`SelectiveRunFunction` (YAML
-            ``selective_run_function``), or None for Selinon's default, which always runs it.
-
-    .. versionadded:: 0.1.0
-    """
-
-    name: str
-    import_path: str
-    class_name: str
-    max_retry: int = 0
-    retry_countdown: float = 0
-    storage: Optional[str] = None
-    storage_readonly: bool = False
-    storage_task_name: Optional[str] = None
-    queue: str = DEFAULT_QUEUE
-    output_schema: Optional[str] = None
-    location: Optional[Location] = None
-    throttling: Optional[timedelta] = None
-    selective_run_function: Optional[SelectiveRunFunction] = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +73,7 @@ class Foreach:
 
         .. versionadded:: 0.1.0
         """
-        return _import(self.import_path, self.function)
+        return import_attribute(self.import_path, self.function)
 
 
 @dataclass(frozen=True)

@@ -415,7 +415,7 @@ class TestOutage:
              (Trace.STORAGE_ISSUE, {**msg(), "what": what(error)})],
             False, 0,
         ) == (str(error), error.operation, error_record(error.__cause__)["type"], captured,
-              pool._adapters["Results"].is_connected(), len(pool._caches["Results"].cache))
+              pool._adapters.made["Results"].is_connected(), len(pool._caches["Results"].cache))
 
     def test_retry_after_an_outage_stores_the_result(self):
         """After a failed connect, the retried store connects again and the result is stored."""
@@ -450,7 +450,7 @@ class TestOutage:
                 with pytest.raises(StorageError) as caught:
                     pool.store(None, FLOW, TASK, TASK_ID, 1)
         assert ("connect", TypeError, ["STORAGE_ISSUE", "STORAGE_ISSUE"], {}) == (
-            caught.value.operation, type(caught.value.__cause__), captured.names(), pool._adapters)
+            caught.value.operation, type(caught.value.__cause__), captured.names(), pool._adapters.made)
 
 
 class TestResultCache:
@@ -622,7 +622,8 @@ class TestFromConfig:
     def test_builds_the_mappings_from_a_flow_configuration(self):
         """Storages come from ``storages`` (class imported, configuration kept), task storages from ``tasks``."""
         config = types.SimpleNamespace(
-            storages={"Results": types.SimpleNamespace(load_class=lambda: Counting, configuration={"option": 2})},
+            storages={"Results": types.SimpleNamespace(load_class=lambda: Counting, configuration={"option": 2},
+                                                cache=None)},
             tasks={
                 TASK: types.SimpleNamespace(storage="Results", storage_task_name="charge_v2"),
                 "mail": types.SimpleNamespace(storage="Results", storage_task_name="mail"),
