@@ -50,7 +50,7 @@ from typing import Any
 
 from flowtrace.errors import CacheMissError
 
-__all__ = ["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR", "make_cache"]
+__all__ = ["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR", "make_cache", "is_miss"]
 
 
 class Cache(abc.ABC):
@@ -316,3 +316,18 @@ def make_cache(name: str = "LRU", import_path: str | None = None,
         raise ValueError("the cache class %s has no %s, which a cache needs"
                          % (name, " or ".join(m + "()" for m in missing)))
     return cache
+
+
+def is_miss(exc: BaseException) -> bool:
+    """Return whether an exception a cache's ``get()`` raised is a miss.
+
+    Args:
+        exc: the exception.
+
+    Returns:
+        True for :class:`~flowtrace.errors.CacheMissError` and for Selinon's
+        error of that name (found by name, so Selinon need not be installed).
+
+    .. versionadded:: 0.1.0
+    """
+    return any(kind.__name__ == "CacheMissError" for kind in type(exc).__mro__)
