@@ -81,3 +81,14 @@ def positional_only(message, /):
 
 
 NOT_A_FUNCTION = 42
+
+
+class TracingStorage(MemoryStorage):
+    """A storage that also takes the trace: every event goes to its ``trace`` method (global: trace: storage)."""
+
+    def trace(self, event, msg_dict):
+        self.results.setdefault("trace", []).append((event, msg_dict))
+
+
+class NotAStorage:
+    """Names a storage class in YAML, but has none of an adapter's methods."""

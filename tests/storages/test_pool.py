@@ -636,3 +636,54 @@ class TestFromConfig:
             type(adapter), adapter.configuration, pool.storage_name_of(TASK), pool.storage_task_name_of(TASK),
             pool.storage_name_of("mail"), pool.storage_task_name_of("mail"), pool.storage_name_of("log"),
             pool.cache_size)
+
+
+class TestFromConfigCaches:
+    """from_config() gives each storage the cache its YAML names."""
+
+    @pytest.mark.parametrize("import_line", ["", "import: flowtrace.caches", "import: selinon.caches"])
+    def test_a_storage_cache_saves_the_second_read(self, tmp_path, import_line):
+        """With an LRU of 2 (flowtrace's for selinon.caches too), the second read is a hit and reads no storage."""
+        import flowtrace.flow
+        from flowtrace.caches import LRU
+
+        path = tmp_path / "flows.yml"
+        path.write_text("""\
+tasks: [{name: a, import: tests.flow.sample, classname: FetchOrder, storage: Results}]
+storages:
+  - name: Results
+    import: flowtrace.storages.memory
+    classname: InMemoryStorage
+    cache: {name: LRU, %s, configuration: {max_cache_size: 2}}
+flows: [f]
+flow-definitions: [{name: f, edges: [{from: [], to: a}]}]
+""" % import_line if import_line else """\
+tasks: [{name: a, import: tests.flow.sample, classname: FetchOrder, storage: Results}]
+storages:
+  - name: Results
+    import: flowtrace.storages.memory
+    classname: InMemoryStorage
+    cache: {name: LRU, configuration: {max_cache_size: 2}}
+flows: [f]
+flow-definitions: [{name: f, edges: [{from: [], to: a}]}]
+""", encoding="utf-8")
+        pool = StoragePool.from_config(flowtrace.flow.load_flows(str(path)))
+        pool.store(None, "f", "a", "t1", {"n": 1})
+        with capture_events() as captured:
+            results = [pool.retrieve("f", "a", "t1"), pool.retrieve("f", "a", "t1")]
+        assert ([{"n": 1}, {"n": 1}], LRU, ["TASK_RESULT_CACHE_GET", "TASK_RESULT_CACHE_MISS", "STORAGE_RETRIEVE",
+                                           "STORAGE_RETRIEVED", "TASK_RESULT_CACHE_ADD", "TASK_RESULT_CACHE_GET",
+                                           "TASK_RESULT_CACHE_HIT"]) == (
+            results, type(pool._caches["Results"].cache), captured.names())
+
+    def test_a_cache_that_cannot_be_made_names_its_storage(self):
+        """A cache whose class refuses its configuration is a ValueError naming the storage."""
+        from flowtrace.flow.model import Cache, FlowConfig, FrozenMap, Storage
+
+        config = FlowConfig(FrozenMap(), FrozenMap(), FrozenMap({"Results": Storage(
+            "Results", "flowtrace.storages.memory", "InMemoryStorage",
+            cache=Cache("LRU", None, FrozenMap({"max_cache_size": -1})))}))
+        with pytest.raises(ValueError) as caught:
+            StoragePool.from_config(config)
+        assert ("storage 'Results': its cache LRU cannot be made: ValueError: LRU max_cache_size must be an integer "
+                ">= 0, got -1") == str(caught.value)
