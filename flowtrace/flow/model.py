@@ -15,12 +15,13 @@ here imports it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable, Iterator, Literal, Optional, Tuple, Union
+from typing import Any, Iterator, Optional, Tuple, Union
 
 from flowtrace.errors import FlowConfigError
-from flowtrace.flow._entries import DEFAULT_QUEUE, Storage, Task, import_attribute
+from flowtrace.flow._edges import Edge, Failure, Foreach
 from flowtrace.flow._options import Cache, Sampling, Selective, SelectiveRunFunction, TraceStorage
 from flowtrace.flow._values import FrozenMap, Location, Problem
 from flowtrace.flow.conditions import ALWAYS_TRUE, And, Condition, Not, Or, Predicate
@@ -31,6 +32,11 @@ __all__ = [
     "PROPAGATE_OPTIONS", "DEFAULT_QUEUE", "Cache", "Sampling", "Selective", "SelectiveRunFunction", "TraceStorage",
 ]
 
+#: The Celery queue of tasks and dispatchers when neither the node nor ``global`` names one.
+#:
+#: .. versionadded:: 0.1.0
+DEFAULT_QUEUE = "celery"
+
 #: The ``propagate_*`` options of a flow, without the prefix, as :meth:`Flow.propagates` takes them.
 #:
 #: .. versionadded:: 0.1.0
@@ -38,97 +44,111 @@ PROPAGATE_OPTIONS = ("node_args", "parent", "finished", "failures", "parent_fail
                      "compound_failures")
 
 
-@dataclass(frozen=True)
-class Foreach:
-    """An edge's ``foreach``: start the ``to`` nodes once per item of an iterable.
+def import_attribute(module: str, name: str) -> Any:
+    """The attribute ``name`` of the module ``module``, imported."""
+    return getattr(importlib.import_module(module), name)
 
-    The function is called as ``function(storage_pool, node_args)``, as in
-    Selinon, and returns the iterable.
 
-    Attributes:
-        import_path: the module (YAML ``import``).
-        function: the function's name in that module.
-        propagate_result: each item becomes the node arguments of the
-            sub-flows started (every ``to`` node is then a flow).
-        location: where ``foreach`` was written.
-
-    .. versionadded:: 0.1.0
-    """
-
+class _ClassReference:
+    # What a storage and a task share: a class named by its module and its name.
     import_path: str
-    function: str
-    propagate_result: bool = False
-    location: Optional[Location] = None
+    class_name: str
 
-    def load(self) -> Callable[..., Any]:
-        """Import and return the function.
+    def load_class(self) -> type:
+        """Import and return the class (YAML ``import`` and ``classname``).
 
         Returns:
-            The function named by ``import_path`` and ``function``, which the
-            dispatcher calls as ``function(storage_pool, node_args)``.
+            The class named by ``import_path`` and ``class_name``.
 
         Raises:
-            ImportError: if the module named by ``import_path`` cannot be imported.
-            AttributeError: if it has no ``function``.
+            ImportError: if the module cannot be imported.
+            AttributeError: if the module has no such class.
 
         .. versionadded:: 0.1.0
         """
-        return import_attribute(self.import_path, self.function)
+        return import_attribute(self.import_path, self.class_name)
 
 
 @dataclass(frozen=True)
-class Edge:
-    """An edge of a flow: when every ``from`` node has finished and the condition holds, start the ``to`` nodes.
+class Storage(_ClassReference):
+    """A ``storages`` entry: where task results are kept.
 
     Attributes:
-        nodes_from: the names of the nodes waited for; empty for a starting edge.
-        nodes_to: the names of the nodes started.
-        condition: the condition; :data:`~flowtrace.flow.conditions.ALWAYS_TRUE` when YAML gives none.
-        foreach: the :class:`Foreach`, or None.
-        location: where the edge was written.
-        selective: the :class:`Selective` run of the sub-flow it starts (YAML ``selective``), or None.
-
-    .. versionadded:: 0.1.0
-    """
-
-    nodes_from: Tuple[str, ...]
-    nodes_to: Tuple[str, ...]
-    condition: Condition = ALWAYS_TRUE
-    foreach: Optional[Foreach] = None
-    location: Optional[Location] = None
-    selective: Optional[Selective] = None
-
-    @property
-    def is_starting(self) -> bool:
-        """Whether this edge starts the flow (it has no ``from`` nodes).
-
-        .. versionadded:: 0.1.0
-        """
-        return not self.nodes_from
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A ``failures`` entry of a flow: what to start when some nodes fail.
-
-    Attributes:
-        nodes: the nodes whose failure this entry handles, all of them together.
-        fallback: the names of the nodes to start instead, or True to carry on
-            as if the nodes had not failed.
-        propagate_failure: once the fallback has run, the flow still fails.
+        name: the name tasks use in their ``storage`` key.
+        import_path: the module of the storage class (YAML ``import``).
+        class_name: the class in that module (YAML ``classname``; the name by default).
+        configuration: keyword arguments for the class (YAML ``configuration``).
         location: where the entry was written.
-        condition: when the entry applies; predicates of the flow's
-            arguments only, as no result is read. :data:`~flowtrace.flow.conditions.ALWAYS_TRUE` when
-            YAML gives none.
+        cache: the :class:`Cache` of its results (YAML ``cache``), or None.
 
     .. versionadded:: 0.1.0
     """
 
-    nodes: Tuple[str, ...]
-    fallback: Union[Literal[True], Tuple[str, ...]]
-    propagate_failure: bool = False
+    name: str
+    import_path: str
+    class_name: str
+    # Not FrozenMap[str, Any]: a comma here splits the documented signature (Sphinx and ``<factory>``).
+    configuration: FrozenMap = field(default_factory=FrozenMap)
     location: Optional[Location] = None
-    condition: "Condition" = ALWAYS_TRUE
+    cache: Optional[Cache] = None
+
+    def load_class(self) -> type:
+        """Import and return the adapter class (YAML ``import`` and ``classname``).
+
+        Selinon's own Redis, PostgreSQL and S3 adapters give flowtrace's
+        adapter of the same kind (:mod:`flowtrace.storages.equivalents`).
+
+        Returns:
+            The adapter class.
+
+        Raises:
+            ImportError: if the module cannot be imported.
+            AttributeError: if the module has no such class.
+
+        .. versionadded:: 0.1.0
+        """
+        from flowtrace.storages.equivalents import equivalent
+
+        return import_attribute(*equivalent(self.import_path, self.class_name))
+
+
+@dataclass(frozen=True)
+class Task(_ClassReference):
+    """A ``tasks`` entry.
+
+    Attributes:
+        name: the node name used in flows; unique among tasks and flows.
+        import_path: the module of the task class (YAML ``import``).
+        class_name: the class in that module (YAML ``classname``; the name by default).
+        max_retry: how many times the task is retried after a failure.
+        retry_countdown: seconds to wait before a retry.
+        storage: the name of the :class:`Storage` its result goes to, or None.
+        storage_readonly: the task reads its storage but its result is not stored.
+        storage_task_name: the name its result is stored under (the task name by default).
+        queue: the Celery queue, ``{VAR}`` environment references expanded.
+        output_schema: the path of a JSON schema for its result, or None.
+        location: where the entry was written.
+        throttling: the least time between two starts of the task (YAML
+            ``throttling``, as :class:`datetime.timedelta` keywords), or None.
+        selective_run_function: the :class:`SelectiveRunFunction` (YAML
+            ``selective_run_function``), or None for Selinon's default, which always runs it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: str
+    import_path: str
+    class_name: str
+    max_retry: int = 0
+    retry_countdown: float = 0
+    storage: Optional[str] = None
+    storage_readonly: bool = False
+    storage_task_name: Optional[str] = None
+    queue: str = DEFAULT_QUEUE
+    output_schema: Optional[str] = None
+    location: Optional[Location] = None
+    throttling: Optional[timedelta] = None
+    selective_run_function: Optional[SelectiveRunFunction] = None
 
 
 @dataclass(frozen=True)

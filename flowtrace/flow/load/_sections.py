@@ -18,7 +18,7 @@ from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load._flows import Known, read_flow
 from flowtrace.flow.load._words import a, plain, show, unknown
 from flowtrace.flow.load.schema import KEYS
-from flowtrace.flow._entries import import_attribute
+from flowtrace.flow.model import import_attribute
 from flowtrace.flow.model import Flow, FlowConfig, FrozenMap, Location, Problem, Settings, Storage, Task, TraceStorage
 from flowtrace.flow.task import check_task_class
 from flowtrace.storages.base import check_adapter_class
