@@ -43,13 +43,14 @@ from __future__ import annotations
 
 import abc
 import collections
+import importlib
 import random
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 from flowtrace.errors import CacheMissError
 
-__all__ = ["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR"]
+__all__ = ["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR", "make_cache", "is_miss"]
 
 
 class Cache(abc.ABC):
@@ -268,3 +269,65 @@ class RR(_Bounded):
 
     def _victim(self) -> Hashable:
         return self._random.choice(list(self._items))
+
+
+#: The modules whose cache classes of these names are flowtrace's own: a
+#: ``cache`` without ``import``, with ``import: flowtrace.caches``, or with
+#: Selinon's ``import: selinon.caches``.
+_OWN_MODULES = (None, "flowtrace.caches", "selinon.caches")
+
+
+def make_cache(name: str = "LRU", import_path: str | None = None,
+               configuration: Mapping[str, Any] | None = None) -> Any:
+    """Make the cache a ``cache`` entry of the flow YAML names, as Selinon configures one.
+
+    ``FIFO``, ``LIFO``, ``LRU``, ``MRU`` and ``RR`` without ``import``, or
+    with ``import: flowtrace.caches`` or ``import: selinon.caches``, are the
+    classes of this module: they take Selinon's arguments, and unlike
+    Selinon's they can forget an item (``remove()``), so a result stored
+    again is never served old, and they need no Selinon installed. Any other
+    class is imported from ``import`` (Selinon's module included) and called
+    with the configuration as keyword arguments.
+
+    Args:
+        name: the class (YAML ``name``).
+        import_path: its module (YAML ``import``), or None for this module.
+        configuration: its keyword arguments (YAML ``configuration``).
+
+    Returns:
+        The cache object.
+
+    Raises:
+        ImportError: if ``import_path`` cannot be imported.
+        AttributeError: if it has no ``name``.
+        TypeError: if the class does not take the configuration.
+        ValueError: if the object has no ``add()`` and ``get()``, or a size is wrong.
+
+    .. versionadded:: 0.1.0
+    """
+    own = globals().get(name) if name in ("FIFO", "LIFO", "LRU", "MRU", "RR") else None
+    if import_path in _OWN_MODULES and own is not None:
+        cls = own
+    else:
+        cls = getattr(importlib.import_module(import_path or __name__), name)
+    cache = cls(**dict(configuration or {}))
+    missing = [method for method in ("add", "get") if not callable(getattr(cache, method, None))]
+    if missing:
+        raise ValueError("the cache class %s has no %s, which a cache needs"
+                         % (name, " or ".join(m + "()" for m in missing)))
+    return cache
+
+
+def is_miss(exc: BaseException) -> bool:
+    """Return whether an exception a cache's ``get()`` raised is a miss.
+
+    Args:
+        exc: the exception.
+
+    Returns:
+        True for :class:`~flowtrace.errors.CacheMissError` and for Selinon's
+        error of that name (found by name, so Selinon need not be installed).
+
+    .. versionadded:: 0.1.0
+    """
+    return any(kind.__name__ == "CacheMissError" for kind in type(exc).__mro__)

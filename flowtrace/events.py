@@ -206,8 +206,6 @@ _ROWS = (
           "A message named a task the worker has not registered; the message is dropped."),
 )
 
-_STATE_CACHE_REASON = ("flowtrace has no node state cache; the dispatcher keeps node states in its own message "
-                       "and asks Celery's result backend")
 _SELECTIVE_REASON = "flowtrace has no selective flow runs"
 _MIGRATION_REASON = "flowtrace has no flow migrations"
 
@@ -215,8 +213,6 @@ _MIGRATION_REASON = "flowtrace has no flow migrations"
 #: emitter of flowtrace emits yet, each with the reason. Their descriptions
 #: say so, in every output of the catalogue.
 NOT_EMITTED: dict[int, str] = {
-    24: _STATE_CACHE_REASON, 25: _STATE_CACHE_REASON, 26: _STATE_CACHE_REASON, 27: _STATE_CACHE_REASON,
-    40: _STATE_CACHE_REASON,
     32: _SELECTIVE_REASON, 33: _SELECTIVE_REASON, 34: _SELECTIVE_REASON, 35: _SELECTIVE_REASON,
     45: _MIGRATION_REASON, 46: _MIGRATION_REASON, 47: _MIGRATION_REASON, 48: _MIGRATION_REASON,
 }

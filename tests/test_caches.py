@@ -66,7 +66,7 @@ class TestCaches:
 
     def test_names(self):
         """The module offers Selinon's names, and its CacheMissError is flowtrace.errors' one, a LookupError."""
-        assert (["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR"], ErrorsCacheMissError, True) == (
+        assert (["Cache", "CacheMissError", "FIFO", "LIFO", "LRU", "MRU", "RR", "make_cache", "is_miss"], ErrorsCacheMissError, True) == (
             caches.__all__, CacheMissError, issubclass(CacheMissError, LookupError))
 
 

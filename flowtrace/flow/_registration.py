@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowtrace.flow import _runtime
+from flowtrace.sinks.storage import StorageSink
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -19,7 +20,10 @@ INSTRUMENT_SETTING = "flowtrace_instrument"
 def register(app: Celery, config: FlowConfig) -> FlowConfig:
     """Make ``config`` the flow configuration of a Celery app.
 
-    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, stores
+    Applies ``global: trace`` with :meth:`flowtrace.Trace.configure`, and
+    registers a :class:`~flowtrace.sinks.storage.StorageSink` for each of
+    its ``storage`` entries (named ``storage:NAME.METHOD`` in
+    :meth:`flowtrace.Trace.stats`), stores
     the configuration as ``app.conf.flowtrace_flows``, and registers the
     dispatcher task (``flowtrace.dispatcher``) and one Celery task per flow
     task, named as the task. Workers of the app also get the
@@ -41,7 +45,7 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
         ValueError: if the app already has a different flow configuration,
             a flow task's name is taken by another task of the app, or a
             trace sink cannot be built (a JSON ``path`` that cannot be
-            opened, for instance).
+            opened, for instance), or a trace storage's class has not the method named.
 
     .. versionadded:: 0.1.0
     """
@@ -59,8 +63,11 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
     if taken:
         raise ValueError("app %r already has a task named %s; flow tasks are registered under their names"
                          % (app.main, ", ".join(map(repr, taken))))
+    storage_sinks = _storage_sinks(config)  # built first: a wrong entry registers no sink
     if config.settings.trace:
         Trace.configure(list(config.settings.trace))
+    for sink in storage_sinks:
+        Trace.add_sink(sink, name=sink.name)
     app.conf[_runtime.APP_SETTING] = config
     app.register_task(type("Dispatcher", (Dispatcher,), {"__module__": Dispatcher.__module__})())
     for entry in config.tasks.values():
@@ -72,3 +79,12 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
 
         ensure_instrumented(app)
     return config
+
+
+def _storage_sinks(config: FlowConfig) -> list[StorageSink]:
+    """A sink for each ``global: trace`` entry ``storage``, on the storage's adapter class and configuration."""
+    sinks = []
+    for entry in config.settings.trace_storages:
+        storage = config.storages[entry.storage]
+        sinks.append(StorageSink(storage.load_class(), storage.configuration, entry.method, entry.storage))
+    return sinks

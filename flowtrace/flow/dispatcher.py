@@ -45,11 +45,11 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from celery import Task, states
+from celery import Task
 
 from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.errors import FlowError, StorageError
-from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _sampling, _throttle, _wakeup
+from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _sampling, _statecache, _throttle, _wakeup
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -238,6 +238,8 @@ class _CeleryPorts(_wakeup.Ports):
         self.flow_name = flow_name
         self.dispatcher_id = dispatcher.request.id
         self._pool: StoragePool | None = None
+        #: The node states, read through the flow's ``cache`` if it has one (``flowtrace.flow._statecache``).
+        self.states = _statecache.NodeStates(self.app, config.flows[flow_name], self.dispatcher_id, parent)
 
     @property
     def pool(self) -> StoragePool:
@@ -253,16 +255,11 @@ class _CeleryPorts(_wakeup.Ports):
         return _wakeup.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 
     def outcome(self, name, node_id, is_flow):
-        result = self.app.AsyncResult(node_id)
         try:
-            status = result.state
-            if status == states.FAILURE:
-                return _wakeup.FAILURE, result.traceback
+            state = self.states.read(name, node_id, is_flow)
         except Exception:
             raise self._backend_issue(name, node_id) from None
-        if status == states.SUCCESS:
-            return _wakeup.SUCCESS, None
-        return None, None
+        return state.status, state.what
 
     def result(self, task_name, task_id):
         try:
@@ -282,7 +279,7 @@ class _CeleryPorts(_wakeup.Ports):
     def _nested(self, flow_name, flow_id, key):
         """A sub-flow's finished or failed tasks, by name, with those of its own sub-flows nested under theirs."""
         try:
-            value = self.app.AsyncResult(flow_id).result
+            value = self.states.read(flow_name, flow_id, True).result
         except Exception:
             raise self._backend_issue(flow_name, flow_id) from None
         if isinstance(value, FlowError):

@@ -17,13 +17,8 @@ import traceback
 from collections.abc import Hashable
 from typing import Any
 
-from flowtrace.caches import LRU
+from flowtrace.caches import LRU, is_miss
 from flowtrace.trace import Trace
-
-
-def is_miss(exc: BaseException) -> bool:
-    """Whether ``exc`` is a cache miss: flowtrace's or Selinon's ``CacheMissError``, found by name."""
-    return any(kind.__name__ == "CacheMissError" for kind in type(exc).__mro__)
 
 
 class ResultCache:

@@ -10,14 +10,15 @@ retry instead of losing the result.
 
 from __future__ import annotations
 
-import threading
-import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowtrace.caches import make_cache
 from flowtrace.errors import MissingResult, StorageError
 from flowtrace.storages import _msg
+from flowtrace.storages._adapters import Adapters, issue
 from flowtrace.storages._cache import ResultCache
+from flowtrace.storages._results import FlowResults
 from flowtrace.storages._spec import StorageSpec, check_setup
 from flowtrace.storages.base import ExcInfo, StorageAdapter, implements
 from flowtrace.trace import Trace
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from flowtrace.flow.model import FlowConfig
 
 __all__ = ["StoragePool", "FlowResults", "StorageError", "MissingResult"]
+
 
 class StoragePool:
     """The storage adapters of a flow setup, by storage name, and the tasks that use them.
@@ -87,14 +89,13 @@ class StoragePool:
                  caches: Mapping[str, Any] | None = None) -> None:
         setup = check_setup(storages, task_storage, storage_task_names, cache_size, caches)
         self._specs = setup.specs
-        self._adapters = setup.adapters
+        self._adapters = Adapters(setup.specs, setup.adapters)
         self._task_storage = setup.task_storage
         self._storage_task_names = setup.storage_task_names
         self.cache_size = cache_size
         shared = ResultCache(size=cache_size)
         self._caches = {name: ResultCache(setup.caches[name]) if name in setup.caches else shared
                         for name in self._specs}
-        self._locks = {name: threading.Lock() for name in self._specs}
 
     @classmethod
     def from_config(cls, config: FlowConfig, *, cache_size: int = 0) -> StoragePool:
@@ -102,6 +103,9 @@ class StoragePool:
 
         The storage classes are imported now, so that a wrong ``import`` or
         ``classname`` fails here; the adapters are still created on first use.
+        Selinon's own Redis, PostgreSQL and S3 adapters run on flowtrace's
+        (:mod:`flowtrace.storages.equivalents`). Each storage's ``cache`` is
+        made with :func:`flowtrace.caches.make_cache` and given as ``caches``.
 
         Args:
             config: a :class:`~flowtrace.flow.model.FlowConfig`, as
@@ -109,7 +113,8 @@ class StoragePool:
             cache_size: as for the constructor.
 
         Raises:
-            ValueError: as the constructor does.
+            ValueError: as the constructor does, or naming the storage whose
+                cache cannot be made.
             ImportError: if a storage class cannot be imported.
 
         .. versionadded:: 0.1.0
@@ -119,7 +124,9 @@ class StoragePool:
         task_storage = {name: task.storage for name, task in config.tasks.items() if task.storage is not None}
         storage_task_names = {name: task.storage_task_name for name, task in config.tasks.items()
                               if task.storage is not None and task.storage_task_name not in (None, name)}
-        return cls(storages, task_storage, storage_task_names, cache_size=cache_size)
+        caches = {name: _cache_of(name, storage.cache) for name, storage in config.storages.items()
+                  if storage.cache is not None}
+        return cls(storages, task_storage, storage_task_names, cache_size=cache_size, caches=caches)
 
     # --- lookups -----------------------------------------------------------
 
@@ -161,7 +168,7 @@ class StoragePool:
         if storage_name not in self._specs:
             raise ValueError("no storage is named %r; the storages are %s"
                              % (storage_name, ", ".join(sorted(self._specs)) or "none"))
-        return self._connected(storage_name, _msg.storage(storage_name))
+        return self._adapters.connected(storage_name, _msg.storage(storage_name))
 
     def results(self, flow_name: str, id_mapping: Mapping[str, str]) -> FlowResults:
         """Return a view that reads the results of one flow's tasks by task name.
@@ -208,12 +215,12 @@ class StoragePool:
             found, value = cache.get(msg, cache_msg)
             if found:
                 return value
-        adapter = self._connected(storage_name, msg)
+        adapter = self._adapters.connected(storage_name, msg)
         Trace.log(Trace.STORAGE_RETRIEVE, msg)
         try:
             result = adapter.retrieve(flow_name, msg["storage_task_name"], task_id)
         except Exception as exc:
-            raise self._issue(msg, "retrieve", exc) from exc
+            raise issue(msg, "retrieve", exc) from exc
         Trace.log(Trace.STORAGE_RETRIEVED, msg)
         if cache.enabled:
             cache.add(msg, result, cache_msg)
@@ -243,12 +250,12 @@ class StoragePool:
         .. versionadded:: 0.1.0
         """
         storage_name, msg = self._msg(flow_name, task_name, task_id)
-        adapter = self._connected(storage_name, msg)
+        adapter = self._adapters.connected(storage_name, msg)
         Trace.log(Trace.STORAGE_STORE, msg)
         try:
             record_id = adapter.store(node_args, flow_name, msg["storage_task_name"], task_id, result)
         except Exception as exc:
-            raise self._issue(msg, "store", exc) from exc
+            raise issue(msg, "store", exc) from exc
         finally:
             # Even a failed write may have reached the storage: drop what the
             # cache held, so the next read asks the storage.
@@ -291,7 +298,7 @@ class StoragePool:
         if not implements(self._specs[storage_name][0], "store_error"):
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
             return False
-        adapter = self._connected(storage_name, msg)
+        adapter = self._adapters.connected(storage_name, msg)
         if isinstance(exc_info, BaseException):
             exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
         try:
@@ -301,7 +308,7 @@ class StoragePool:
             Trace.log(Trace.STORAGE_OMIT_STORE_ERROR, msg, error)
             return False
         except Exception as exc:
-            raise self._issue(msg, "store_error", exc) from exc
+            raise issue(msg, "store_error", exc) from exc
         Trace.log(Trace.STORAGE_STORE_ERROR, msg, error)
         return True
 
@@ -332,14 +339,14 @@ class StoragePool:
         refusal = "storage %r (%s) does not delete results" % (storage_name, self._specs[storage_name][0].__name__)
         if not implements(self._specs[storage_name][0], "delete"):
             raise NotImplementedError(refusal)
-        adapter = self._connected(storage_name, msg)
+        adapter = self._adapters.connected(storage_name, msg)
         Trace.log(Trace.STORAGE_DELETE, msg)
         try:
             adapter.delete(flow_name, msg["storage_task_name"], task_id)  # type: ignore[attr-defined]
         except NotImplementedError as exc:
             raise NotImplementedError(refusal) from exc
         except Exception as exc:
-            raise self._issue(msg, "delete", exc) from exc
+            raise issue(msg, "delete", exc) from exc
         finally:
             self._caches[storage_name].evict(msg, _msg.cache(flow_name, task_name, task_id, storage_name))
         Trace.log(Trace.STORAGE_DELETED, msg)
@@ -354,16 +361,7 @@ class StoragePool:
 
         .. versionadded:: 0.1.0
         """
-        for name in sorted(self._adapters):
-            with self._locks[name]:
-                adapter = self._adapters[name]
-                try:
-                    if not adapter.is_connected():
-                        continue
-                    Trace.log(Trace.STORAGE_DISCONNECT, _msg.connection(name))
-                    adapter.disconnect()
-                except Exception:
-                    Trace.log(Trace.STORAGE_ISSUE, _msg.storage(name), what=traceback.format_exc())
+        self._adapters.disconnect_all()
 
     # --- internals -----------------------------------------------------------
 
@@ -375,55 +373,12 @@ class StoragePool:
         return storage_name, _msg.result(flow_name, task_name, task_id, storage_name,
                                          self.storage_task_name_of(task_name))
 
-    def _connected(self, storage_name: str, msg: dict[str, Any]) -> StorageAdapter:
-        adapter = self._adapters.get(storage_name)
-        try:
-            if adapter is not None and adapter.is_connected():
-                return adapter
-            # One thread creates and connects; the others wait and reuse it.
-            with self._locks[storage_name]:
-                adapter = self._adapters.get(storage_name)
-                if adapter is None:
-                    cls, configuration = self._specs[storage_name]
-                    adapter = cls(**configuration)
-                    self._adapters[storage_name] = adapter
-                if not adapter.is_connected():
-                    Trace.log(Trace.STORAGE_CONNECT, _msg.connection(storage_name))
-                    adapter.connect()
-            return adapter
-        except Exception as exc:
-            raise self._issue(msg, "connect", exc) from exc
-
-    def _issue(self, msg: dict[str, Any], operation: str, exc: Exception) -> StorageError:
-        Trace.log(Trace.STORAGE_ISSUE, msg, what=traceback.format_exc())
-        return _msg.failure(msg, operation, exc)
 
 
-class FlowResults:
-    """The results of one flow's tasks, read by task name through a :class:`StoragePool`.
-
-    What Selinon hands to edge conditions as its storage pool: ``get(name)``
-    returns the result of the task ``name`` that ran in this flow.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, pool: StoragePool, flow_name: str, id_mapping: Mapping[str, str]) -> None:
-        self.pool = pool
-        self.flow_name = flow_name
-        self.id_mapping = dict(id_mapping)
-
-    def get(self, task_name: str) -> Any:
-        """Return the result of the task ``task_name`` of this flow.
-
-        Args:
-            task_name: the task, as the flow configuration names it.
-
-        Raises:
-            KeyError: if the flow has no finished task of that name.
-            flowtrace.storages.StorageError: as :meth:`StoragePool.retrieve`.
-
-        .. versionadded:: 0.1.0
-        """
-        return self.pool.retrieve(self.flow_name, task_name, self.id_mapping[task_name])
-
+def _cache_of(storage_name: str, cache: Any) -> Any:
+    """The result cache a storage's ``cache`` entry names; a ValueError names the storage."""
+    try:
+        return make_cache(cache.name, cache.import_path, cache.configuration)
+    except (ImportError, AttributeError, TypeError, ValueError) as exc:
+        raise ValueError("storage %r: its cache %s cannot be made: %s: %s"
+                         % (storage_name, cache.name, type(exc).__name__, exc)) from None

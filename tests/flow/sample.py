@@ -10,6 +10,22 @@ class MemoryStorage:
         self.url = url
         self.results = {}
 
+    def connect(self):
+        pass
+
+    def is_connected(self):
+        return True
+
+    def disconnect(self):
+        pass
+
+    def retrieve(self, flow_name, task_name, task_id):
+        return self.results[flow_name, task_name, task_id]
+
+    def store(self, node_args, flow_name, task_name, task_id, result):
+        self.results[flow_name, task_name, task_id] = result
+        return task_id
+
 
 class _Task(flowtrace.FlowTask):
     def run(self, node_args):
@@ -65,3 +81,14 @@ def positional_only(message, /):
 
 
 NOT_A_FUNCTION = 42
+
+
+class TracingStorage(MemoryStorage):
+    """A storage that also takes the trace: every event goes to its ``trace`` method (global: trace: storage)."""
+
+    def trace(self, event, msg_dict):
+        self.results.setdefault("trace", []).append((event, msg_dict))
+
+
+class NotAStorage:
+    """Names a storage class in YAML, but has none of an adapter's methods."""

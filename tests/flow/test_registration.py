@@ -78,3 +78,23 @@ class TestInstrument:
         app.conf.flowtrace_instrument = False
         config = flowtrace.load_flows(str(DATA), app=app)
         assert (False, config) == (is_instrumented(app), app.conf[APP_SETTING])
+
+
+class TestTraceStorage:
+    def test_a_trace_storage_becomes_a_named_sink(self, app, tmp_path):
+        """global: trace: storage registers a StorageSink named storage:NAME.METHOD whose adapter gets the events."""
+        from flowtrace.sinks.storage import StorageSink
+
+        path = tmp_path / "flows.yml"
+        path.write_text("""\
+tasks: [{name: a, import: tests.flow.sample, classname: FetchOrder}]
+storages: [{name: traced, import: tests.flow.sample, classname: TracingStorage}]
+flows: [f]
+flow-definitions: [{name: f, edges: [{from: [], to: a}]}]
+global: {trace: [{storage: {name: traced}}]}
+""", encoding="utf-8")
+        flowtrace.load_flows(str(path), app=app)
+        [sink] = Trace.sinks()
+        Trace.log(Trace.TASK_START, task_name="a")
+        assert (StorageSink, "storage:traced.trace", [(Trace.TASK_START, {"task_name": "a"})]) == (
+            type(sink), sink.name, sink._connected().results["trace"])

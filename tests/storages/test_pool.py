@@ -415,7 +415,7 @@ class TestOutage:
              (Trace.STORAGE_ISSUE, {**msg(), "what": what(error)})],
             False, 0,
         ) == (str(error), error.operation, error_record(error.__cause__)["type"], captured,
-              pool._adapters["Results"].is_connected(), len(pool._caches["Results"].cache))
+              pool._adapters.made["Results"].is_connected(), len(pool._caches["Results"].cache))
 
     def test_retry_after_an_outage_stores_the_result(self):
         """After a failed connect, the retried store connects again and the result is stored."""
@@ -450,7 +450,7 @@ class TestOutage:
                 with pytest.raises(StorageError) as caught:
                     pool.store(None, FLOW, TASK, TASK_ID, 1)
         assert ("connect", TypeError, ["STORAGE_ISSUE", "STORAGE_ISSUE"], {}) == (
-            caught.value.operation, type(caught.value.__cause__), captured.names(), pool._adapters)
+            caught.value.operation, type(caught.value.__cause__), captured.names(), pool._adapters.made)
 
 
 class TestResultCache:
@@ -622,7 +622,8 @@ class TestFromConfig:
     def test_builds_the_mappings_from_a_flow_configuration(self):
         """Storages come from ``storages`` (class imported, configuration kept), task storages from ``tasks``."""
         config = types.SimpleNamespace(
-            storages={"Results": types.SimpleNamespace(load_class=lambda: Counting, configuration={"option": 2})},
+            storages={"Results": types.SimpleNamespace(load_class=lambda: Counting, configuration={"option": 2},
+                                                cache=None)},
             tasks={
                 TASK: types.SimpleNamespace(storage="Results", storage_task_name="charge_v2"),
                 "mail": types.SimpleNamespace(storage="Results", storage_task_name="mail"),
@@ -635,3 +636,54 @@ class TestFromConfig:
             type(adapter), adapter.configuration, pool.storage_name_of(TASK), pool.storage_task_name_of(TASK),
             pool.storage_name_of("mail"), pool.storage_task_name_of("mail"), pool.storage_name_of("log"),
             pool.cache_size)
+
+
+class TestFromConfigCaches:
+    """from_config() gives each storage the cache its YAML names."""
+
+    @pytest.mark.parametrize("import_line", ["", "import: flowtrace.caches", "import: selinon.caches"])
+    def test_a_storage_cache_saves_the_second_read(self, tmp_path, import_line):
+        """With an LRU of 2 (flowtrace's for selinon.caches too), the second read is a hit and reads no storage."""
+        import flowtrace.flow
+        from flowtrace.caches import LRU
+
+        path = tmp_path / "flows.yml"
+        path.write_text("""\
+tasks: [{name: a, import: tests.flow.sample, classname: FetchOrder, storage: Results}]
+storages:
+  - name: Results
+    import: flowtrace.storages.memory
+    classname: InMemoryStorage
+    cache: {name: LRU, %s, configuration: {max_cache_size: 2}}
+flows: [f]
+flow-definitions: [{name: f, edges: [{from: [], to: a}]}]
+""" % import_line if import_line else """\
+tasks: [{name: a, import: tests.flow.sample, classname: FetchOrder, storage: Results}]
+storages:
+  - name: Results
+    import: flowtrace.storages.memory
+    classname: InMemoryStorage
+    cache: {name: LRU, configuration: {max_cache_size: 2}}
+flows: [f]
+flow-definitions: [{name: f, edges: [{from: [], to: a}]}]
+""", encoding="utf-8")
+        pool = StoragePool.from_config(flowtrace.flow.load_flows(str(path)))
+        pool.store(None, "f", "a", "t1", {"n": 1})
+        with capture_events() as captured:
+            results = [pool.retrieve("f", "a", "t1"), pool.retrieve("f", "a", "t1")]
+        assert ([{"n": 1}, {"n": 1}], LRU, ["TASK_RESULT_CACHE_GET", "TASK_RESULT_CACHE_MISS", "STORAGE_RETRIEVE",
+                                           "STORAGE_RETRIEVED", "TASK_RESULT_CACHE_ADD", "TASK_RESULT_CACHE_GET",
+                                           "TASK_RESULT_CACHE_HIT"]) == (
+            results, type(pool._caches["Results"].cache), captured.names())
+
+    def test_a_cache_that_cannot_be_made_names_its_storage(self):
+        """A cache whose class refuses its configuration is a ValueError naming the storage."""
+        from flowtrace.flow.model import Cache, FlowConfig, FrozenMap, Storage
+
+        config = FlowConfig(FrozenMap(), FrozenMap(), FrozenMap({"Results": Storage(
+            "Results", "flowtrace.storages.memory", "InMemoryStorage",
+            cache=Cache("LRU", None, FrozenMap({"max_cache_size": -1})))}))
+        with pytest.raises(ValueError) as caught:
+            StoragePool.from_config(config)
+        assert ("storage 'Results': its cache LRU cannot be made: ValueError: LRU max_cache_size must be an integer "
+                ">= 0, got -1") == str(caught.value)

@@ -78,6 +78,8 @@ def cache(fields: Fields, item, where: str) -> Optional[Cache]:
             fields.error(value.value_line("name"), unknown("cache", name, CACHE_NAMES, where + " (without 'import', "
                                                            "one of Selinon's)"))
             return None
+    elif import_path == "selinon.caches" and name in CACHE_NAMES:
+        pass  # flowtrace's cache of that name runs it (flowtrace.caches.make_cache): Selinon need not be installed
     elif fields.attribute(value, "import", "name", where, "cache class", default=name) is None:
         return None
     return Cache(name, import_path, FrozenMap(plain(configuration)), Location(fields.path, value.line))

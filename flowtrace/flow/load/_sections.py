@@ -18,8 +18,11 @@ from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load._flows import Known, read_flow
 from flowtrace.flow.load._words import a, plain, show, unknown
 from flowtrace.flow.load.schema import KEYS
+from flowtrace.flow.model import import_attribute
 from flowtrace.flow.model import Flow, FlowConfig, FrozenMap, Location, Problem, Settings, Storage, Task, TraceStorage
 from flowtrace.flow.task import check_task_class
+from flowtrace.storages.base import check_adapter_class
+from flowtrace.storages.equivalents import equivalent
 
 _NODE_NAME = re.compile(r"^[_a-zA-Z][_a-zA-Z0-9]*$")  # Selinon's rule for task and flow names
 
@@ -47,6 +50,7 @@ class Sections:
         self.settings = Settings()
         self.predicates_broken = False  # predicates_module failed to import
         self.storages: Dict[str, Storage] = {}
+        self.storage_classes: Dict[str, type] = {}  # the adapter class of each storage that imported
         self.tasks: Dict[str, Task] = {}
         self.listed: Dict[str, Location] = {}
         self.flows: Dict[str, Flow] = {}
@@ -188,6 +192,12 @@ class Sections:
             return None
         if name is None or method is None:
             return None
+        cls = self.storage_classes.get(name)
+        if cls is not None and not callable(getattr(cls, method, None)):
+            fields.error(value.value_line("method" if "method" in value else "name"),
+                         "%s: the storage %r (%s.%s) has no method %r, which is called with each event"
+                         % (where, name, cls.__module__, cls.__qualname__, method))
+            return None
         return TraceStorage(name, method, Location(fields.path, value.line))
 
     # --- storages and tasks ---------------------------------------------------
@@ -204,9 +214,19 @@ class Sections:
         if configuration is not None and not fields.mapping(configuration, item.value_line("configuration"),
                                                             where, "'configuration'"):
             configuration = None
+        cls = None
         if import_path and class_name:
-            fields.attribute(item, "import", "classname", where, "storage class", default=name)
+            runs_on = equivalent(import_path, class_name)
+            if runs_on != (import_path, class_name):  # one of Selinon's, run on flowtrace's own adapter
+                cls = import_attribute(*runs_on)
+            else:
+                cls = fields.attribute(item, "import", "classname", where, "storage class", default=name)
+            for problem in check_adapter_class(cls) if cls is not None else ():
+                fields.error(item.value_line("classname" if "classname" in item else "import"),
+                             "%s: %s" % (where, problem))
         if name is not None and self.first(fields, item, "storage", name, self.storages):
+            if cls is not None:
+                self.storage_classes[name] = cls
             self.storages[name] = Storage(name, import_path or "", class_name or name,
                                           FrozenMap(plain(configuration or {})),
                                           Location(fields.path, item.value_line("name")),

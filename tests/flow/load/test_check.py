@@ -656,3 +656,61 @@ class TestGlobal:
               trace: {logging: true, json: true}
         """)
         assert ({"logging": True}, {"json": True}) == loaded.settings.trace
+
+
+class TestStorageClasses:
+    """Storage classes are checked as adapters, and global: trace: storage entries against their class."""
+
+    FLOW = """\
+tasks:
+  - {name: a, import: tests.flow.sample, classname: FetchOrder, storage: db}
+flows: [f]
+flow-definitions:
+  - {name: f, edges: [{from: [], to: a}]}
+storages:
+  - {name: db, import: tests.flow.sample, classname: MemoryStorage}
+"""
+
+    def test_a_class_that_is_not_an_adapter(self, tmp_path):
+        """A storage class without the adapter methods is an error at its classname line."""
+        assert ["10: storage 'bad': tests.flow.sample.NotAStorage has no connect(), is_connected(), disconnect(), "
+                "retrieve(), store() methods, which a storage adapter needs"] == problems(tmp_path, self.FLOW + """\
+  - name: bad
+    import: tests.flow.sample
+    classname: NotAStorage
+""", nodes=False)
+
+    def test_a_trace_storage_without_the_method(self, tmp_path):
+        """A trace storage whose class has not the method named is an error at the method's line."""
+        assert ["11: global.trace entry 1 (storage): the storage 'db' (tests.flow.sample.MemoryStorage) has no "
+                "method 'dump', which is called with each event"] == problems(tmp_path, self.FLOW + """\
+global:
+  trace:
+    - storage: {name: db,
+                method: dump}
+""", nodes=False)
+
+    def test_a_trace_storage_with_the_method(self, tmp_path):
+        """A trace storage whose class has the method (trace by default) loads."""
+        loaded = config(tmp_path, self.FLOW + """\
+  - {name: traced, import: tests.flow.sample, classname: TracingStorage}
+global:
+  trace:
+    - storage: {name: traced}
+""", nodes=False)
+        assert [("traced", "trace")] == [(one.storage, one.method) for one in loaded.settings.trace_storages]
+
+    def test_selinon_adapters_run_on_flowtraces(self, tmp_path):
+        """Selinon's Redis, PostgreSQL and S3 adapters load as flowtrace's RedisStorage, SqlStorage and S3Storage."""
+        from flowtrace.storages import RedisStorage, S3Storage, SqlStorage
+        from tests.flow.sample import MemoryStorage
+
+        loaded = config(tmp_path, self.FLOW + """\
+  - {name: r, import: selinon.storages.redis, classname: Redis, configuration: {host: localhost}}
+  - {name: p, import: selinon.storages.postgresql, classname: PostgreSQL}
+  - {name: s, import: selinon.storages.s3, classname: S3}
+""", nodes=False)
+        assert ({"db": MemoryStorage, "r": RedisStorage, "p": SqlStorage, "s": S3Storage},
+                ("selinon.storages.redis", "Redis")) == (
+            {name: storage.load_class() for name, storage in loaded.storages.items()},
+            (loaded.storages["r"].import_path, loaded.storages["r"].class_name))

@@ -86,6 +86,9 @@ class %s(__import__("selinon").SelinonTask):
 """
 _STORAGE_STUB = """\
 class %s(__import__("selinon").DataStorage):
+    def __init__(self, **configuration):  # abstract in selinon.DataStorage
+        super().__init__()
+
     def connect(self):
         pass
 
@@ -100,6 +103,9 @@ class %s(__import__("selinon").DataStorage):
 
     def store(self, node_args, flow_name, task_name, task_id, result):
         return task_id
+
+    def trace(self, event, msg_dict):  # what a global: trace: storage entry calls
+        pass
 """
 
 
