@@ -1,20 +1,21 @@
-"""Task classes written for Selinon (``selinon.SelinonTask``), run unchanged by real prefork workers.
+"""Task classes and a storage adapter written for Selinon (``selinon.SelinonTask``, ``selinon.DataStorage``), run unchanged by real prefork workers.
 
 One worker per broker serves every test here. It runs with
 ``FLOWTRACE_IT_INSTRUMENT=none``: nothing calls ``flowtrace.instrument``
 there, so each TASK_* event it writes proves that ``load_flows(app=...)``
 instrumented the app. The flows are in ``selinon_flows/``, the classes in
-``selinon_tasks.py``.
+``selinon_tasks.py`` and the storage in ``selinon_storage.py``.
 """
 
 import glob
+import json
 import os
 
 import pytest
 
-from flowtrace.storages.filesystem import FilesystemStorage
 from tests.integration.harness import Run, hook_failures
 from tests.integration.selinon_app import make_selinon_app
+from tests.integration.selinon_storage import JsonFolder
 from tests.integration.test_flows import finished, run_flow
 
 pytestmark = pytest.mark.integration
@@ -39,10 +40,10 @@ def run(selinon_run, producing):
     return selinon_run
 
 
-def stored(run, flow_name, task_name, task_id):
-    storage = FilesystemStorage(run.dir + "/results")
-    storage.connect()
-    return storage.retrieve(flow_name, task_name, task_id)
+def stored(run, flow_name, task_name, task_id, kind="result"):
+    """What the Selinon-written storage holds for the task: its result, or with ``kind="error"`` its error."""
+    with open(JsonFolder(run.dir + "/results").file(flow_name, task_name, task_id, kind)) as stream:
+        return json.load(stream)
 
 
 class TestSelinonTasks:
@@ -53,7 +54,7 @@ class TestSelinonTasks:
         ids = {name: ids[0] for name, ids in result.result["finished_nodes"].items()}
         assert {"flow_name": "selinon_parent", "task_name": "Start", "task_id": ids["Start"], "parent": {},
                 "node_args": {"order": 1}} == stored(run, "selinon_parent", "Start", ids["Start"])
-        assert {"start_task": "Start", "start_id": ids["Start"], "storage": "FilesystemStorage"} == stored(
+        assert {"start_task": "Start", "start_id": ids["Start"], "storage": "JsonFolder"} == stored(
             run, "selinon_parent", "Reader", ids["Reader"])
         retry = log.one("TASK_RETRY", task_id=ids["Reader"])
         assert 0.2 == log.details(retry)["countdown"]
@@ -70,6 +71,9 @@ class TestSelinonTasks:
         failure = log.details(log.one("TASK_FAILURE", task_id=hopeless))
         assert ("selinon.errors.FatalTaskError", "no way") == (failure["exc_type"], failure["exc_message"])
         log.one("NODE_FAILURE", node_id=hopeless)
+        # The Selinon-written adapter's store_error() got the error, with the flow's arguments.
+        assert {"node_args": None, "type": "FatalTaskError", "message": "no way"} == stored(
+            run, "selinon_fatal", "Hopeless", hopeless, "error")
         rescue = result.result["finished_nodes"]["Rescue"][0]
         assert {"type": "selinon.errors.FatalTaskError", "args": ["no way"]} == stored(
             run, "selinon_fatal", "Rescue", rescue)
