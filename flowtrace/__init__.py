@@ -35,6 +35,7 @@ from flowtrace.trace import Trace
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
            "FlowConfigWarning", "CorrelationFilter", "FlowTask", "SelinonTask", "FatalTaskError", "run_flow",
            "new_trace", "__version__",
+           "flow_signature",
            # Selinon's names, for task and storage code written for it (from selinon import ...).
            "Retry", "NoParentNodeError", "RequestError", "FlowError", "UnknownFlowError", "SelectiveNoPathError",
            "ConfigurationError", "StorageError", "UnknownStorageError", "CacheMissError", "UnknownError"]
@@ -44,7 +45,8 @@ __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStor
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
          "load_flows": "flowtrace.flow", "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
          "SelinonTask": "flowtrace.flow.task",
-         "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context"}
+         "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context",
+         "flow_signature": "flowtrace.flow.canvas"}
 
 if TYPE_CHECKING:
     # What __getattr__ imports on first use, spelled out for type checkers;
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
     from flowtrace.context import new_trace
     from flowtrace.correlation import CorrelationFilter
     from flowtrace.flow import load_flows
+    from flowtrace.flow.canvas import flow_signature
     from flowtrace.flow.run import run_flow
     from flowtrace.flow.task import FlowTask, SelinonTask
     from flowtrace.storages.base import DataStorage

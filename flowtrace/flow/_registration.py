@@ -57,6 +57,8 @@ def register(app: Celery, config: FlowConfig) -> FlowConfig:
                          "load_flows() call" % (app.main, ", ".join(current.files) or "no file"))
     # Imported here, as they import Celery: loading and checking flows does without it.
     from flowtrace.flow import _nudge, _runner
+    # Registers FlowSignature's type with Celery: a chain's next step that a worker reads is a flow again.
+    from flowtrace.flow import canvas  # noqa: F401
     from flowtrace.flow.dispatcher import Dispatcher
 
     taken = [name for name in (_runtime.DISPATCHER_NAME,) + tuple(config.tasks) if name in app.tasks]

@@ -335,11 +335,15 @@ def _merge(into: dict, other: dict) -> None:
 
 
 def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, parent_dispatcher_id=None,
-                    countdown=None):
-    """Send the first message of a flow's dispatcher (due ``countdown`` seconds from now); returns its AsyncResult."""
+                    countdown=None, **options):
+    """Send the first message of a flow's dispatcher (due ``countdown`` seconds from now); returns its AsyncResult.
+
+    ``options`` are more of Celery's send options (``eta``, ``priority``, ``link``, ...), checked by the caller.
+    """
     kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
     if parent_dispatcher_id is not None:
         kwargs["parent_dispatcher_id"] = parent_dispatcher_id
     header = flow_header(flow_name, dispatcher_id, parent, node_args)
     return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
-        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header}, countdown=countdown)
+        kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header}, countdown=countdown,
+        **options)

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from flowtrace.errors import UnknownFlowError
-from flowtrace.flow import _msg, _runtime
+from flowtrace.flow import _msg, _start
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["run_flow"]
 
 
-def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
+def run_flow(app: Celery, flow_name: str, node_args: Any = None, **options: Any) -> AsyncResult:
     """Start the flow ``flow_name`` and return its dispatcher's :class:`~celery.result.AsyncResult`.
 
     The dispatcher's message is sent to the flow's queue, and ``FLOW_SCHEDULE``
@@ -33,6 +32,12 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
         flow_name: a flow of that configuration.
         node_args: the flow's arguments, handed to every task's ``run``; any
             JSON value.
+        **options: Celery's send options for the dispatcher's first message:
+            ``queue`` (a string; the flow's queue by default), ``countdown``
+            (seconds) or ``eta`` (a :class:`~datetime.datetime`), ``priority``
+            (0 to 255), ``link`` and ``link_error`` (a signature or a list of
+            them, called with the flow's result, or on its failure). Later
+            wake-ups go to the flow's own queue.
 
     Returns:
         The dispatcher's :class:`celery.result.AsyncResult`; its id is the
@@ -41,26 +46,19 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None) -> AsyncResult:
     Raises:
         flowtrace.errors.UnknownFlowError: if the app has no flow of that
             name (a :class:`ValueError`).
-        ValueError: if the app has no flows, or no result backend.
+        ValueError: if the app has no flows, or no result backend, or a send
+            option has a value out of range.
+        TypeError: if a send option is unknown or of the wrong type.
+        flowtrace.errors.ConfigurationError: under ``task_always_eager``
+            without ``task_store_eager_result`` (a :class:`ValueError`).
 
     .. versionadded:: 0.1.0
     """
     from flowtrace.flow.dispatcher import send_dispatcher
 
-    config = _runtime.config_of(app)
-    if flow_name not in config.flows:
-        raise UnknownFlowError("there is no flow %r; the flows are %s" % (flow_name, ", ".join(config.flows) or "none"))
-    if _no_backend(app):
-        raise ValueError("flows need a Celery result backend: the dispatcher reads the state of each node there; "
-                         "set result_backend on app %r" % (app.main,))
-    queue = config.flows[flow_name].queue
+    flow, options = _start.startable(app, flow_name, options)
+    queue = options.pop("queue", flow.queue)
     dispatcher_id = str(uuid.uuid4())
     # Emitted before the message is sent, so that the log reads in causal order.
     Trace.log(Trace.FLOW_SCHEDULE, _msg.flow(flow_name, dispatcher_id, node_args, queue))
-    return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue)
-
-
-def _no_backend(app: Celery) -> bool:
-    from celery.backends.base import DisabledBackend
-
-    return isinstance(app.backend, DisabledBackend)
+    return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue, **options)
