@@ -43,7 +43,7 @@ SUBTASK_TYPE = "flowtrace_flow"
 _CALL_KEYS = frozenset({"flow_name", "node_args", "parent"})
 
 
-def flow_signature(app: Celery, flow_name: str, node_args: Any = None, **options: Any) -> FlowSignature:
+def flow_signature(app: Celery, flow_name: str, node_args: Any = None, **options: Any) -> Signature:
     """A Celery signature that runs the flow ``flow_name``: a step of a chain, a group or a chord.
 
     Sending it (``apply_async()``, ``delay()``, or as part of a canvas) starts
@@ -75,7 +75,7 @@ def flow_signature(app: Celery, flow_name: str, node_args: Any = None, **options
             ``link_error``), for the dispatcher's first message.
 
     Returns:
-        A :class:`FlowSignature`, a :class:`celery.canvas.Signature`.
+        A :class:`~flowtrace.flow.canvas.FlowSignature`, a :class:`celery.canvas.Signature`.
 
     Raises:
         flowtrace.errors.UnknownFlowError: if the app has no flow of that name.
@@ -100,7 +100,7 @@ class FlowSignature(Signature):
     A :class:`celery.canvas.Signature` of the dispatcher task, whose
     ``apply_async()`` and ``apply()`` turn a partial argument into the flow's
     ``node_args``, emit ``FLOW_SCHEDULE`` and set the flow header. Make it
-    with :func:`flow_signature`.
+    with :func:`flowtrace.flow_signature`.
 
     .. versionadded:: 0.1.0
     """
@@ -183,7 +183,7 @@ class FlowSignature(Signature):
         options = {key: value for key, value in options.items() if value is not None}  # Celery's rule
         args, kwargs, merged = self._merge(tuple(args or ()), dict(kwargs or {}), options)
         call = dict(kwargs)
-        flow_name = call.get("flow_name")
+        flow_name: str = call["flow_name"]
         unknown = sorted(set(call) - _CALL_KEYS)
         if unknown:
             raise TypeError("flow %r takes no keyword argument %s; its one argument is node_args"
@@ -196,8 +196,8 @@ class FlowSignature(Signature):
         merged = dict(merged)
         dispatcher_id = merged.get("task_id") or str(uuid.uuid4())
         merged["task_id"] = dispatcher_id
-        queue = merged.setdefault("queue", flow.queue)
-        queue = getattr(queue, "name", queue)  # Celery takes a kombu Queue too
+        queued = merged.setdefault("queue", flow.queue)
+        queue = str(getattr(queued, "name", queued))  # Celery takes a kombu Queue too
         node_args = call.get("node_args")
         headers = dict(merged.get("headers") or {})
         headers[FLOW_HEADER] = flow_header(flow_name, dispatcher_id, call.get("parent"), node_args)
