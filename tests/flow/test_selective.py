@@ -95,12 +95,12 @@ class TestCompute:
         monkeypatch.setattr(theirs, "copy", types.SimpleNamespace(copy=copy.deepcopy))
         rnd, tasks = random.Random(7), ["T%d" % i for i in range(5)]
         agreed = 0
-        for _ in range(150):
+        for _ in range(600):
             flows = {}
             for depth, name in enumerate(("f0", "f1", "f2")):
                 nodes = tasks + ["f1", "f2"][depth:]
                 flows[name] = [(rnd.sample(tasks, rnd.choice([0, 0, 1, 1, 2])), rnd.sample(nodes, rnd.choice([1, 2])))
-                               for _ in range(rnd.randint(1, 5))]
+                               for _ in range(rnd.randint(1, 4))]
             wanted, follow, subsequent = rnd.sample(tasks, rnd.choice([1, 2])), rnd.random() < 0.5, rnd.random() < 0.4
             monkeypatch.setattr(Config, "edge_table", {n: [{"from": f, "to": t} for f, t in e] for n, e in flows.items()},
                                 raising=False)
@@ -117,7 +117,7 @@ class TestCompute:
                 actual = "no path"
             assert expected == actual, (flows, wanted, follow, subsequent)
             agreed += expected != "no path"
-        assert agreed > 40  # most cases have a path: the comparison is not only of errors
+        assert 200 == agreed  # of the 600 cases, these have a path: the comparison is not only of errors
 
 
 class TestRunFunction:
