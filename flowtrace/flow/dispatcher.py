@@ -36,7 +36,9 @@ one, or when the strategy fails, it starts at
 something, and doubles after each one that did not, up to
 ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
 A node with ``throttling`` is sent with a countdown of its own
-(``flowtrace.flow._throttle``).
+(``flowtrace.flow._throttle``). A selective run's selection
+(``flowtrace.flow._selective``) rides in the message as ``selective``, kept
+through every wake-up and ``FLOW_RETRY``.
 """
 
 from __future__ import annotations

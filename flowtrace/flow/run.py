@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult
 
+    from flowtrace.flow.model import FlowConfig
+
 __all__ = ["run_flow", "run_flow_selective"]
 
 
@@ -93,7 +95,7 @@ def run_flow_selective(app: Celery, flow_name: str, task_names: Union[str, Seque
     return _send(app, flow_name, node_args, selective)
 
 
-def _check(app: Celery, flow_name: str):
+def _check(app: Celery, flow_name: str) -> FlowConfig:
     """The app's flow configuration, once it is known to have ``flow_name`` and a result backend."""
     config = _runtime.config_of(app)
     if flow_name not in config.flows:

@@ -254,3 +254,23 @@ class TestWakeUp:
         schedule = captured[1][1]
         assert ({"tasks": ["C"], "run_subsequent": False, "follow_subflows": False}, child, False) \
             == (schedule["selective_edge_conf"], schedule["child_selective"], schedule["selective"])
+
+
+class TestLoad:
+    """Selinon's default run function in YAML."""
+
+    def test_selinon_routines_without_selinon(self, tmp_path, monkeypatch):
+        """``import: selinon.routines`` loads when Selinon cannot be imported, and runs flowtrace's always_run."""
+        monkeypatch.setitem(__import__("sys").modules, "selinon.routines", None)
+        path = tmp_path / "flows.yml"
+        path.write_text("tasks:\n"
+                        "  - {name: A, import: tests.flow.sample, classname: FetchOrder,\n"
+                        "     selective_run_function: {name: always_run, import: selinon.routines}}\n"
+                        "flows: [f]\n"
+                        "flow-definitions:\n"
+                        "  - {name: f, edges: [{from: [], to: A}]}\n")
+        from flowtrace.flow import load_flows
+
+        cfg = load_flows(str(path))
+        assert (SelectiveRunFunction("always_run", "selinon.routines", cfg.tasks["A"].selective_run_function.location),
+                routines.always_run) == (cfg.tasks["A"].selective_run_function, _selective.run_function(cfg, "A"))
