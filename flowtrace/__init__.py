@@ -34,6 +34,7 @@ from flowtrace.trace import Trace
 
 __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStorage", "load_flows", "FlowConfigError",
            "FlowConfigWarning", "CorrelationFilter", "FlowTask", "SelinonTask", "FatalTaskError", "run_flow",
+           "run_flow_selective",
            "new_trace", "__version__",
            "flow_signature",
            # Selinon's names, for task and storage code written for it (from selinon import ...).
@@ -45,7 +46,7 @@ __all__ = ["Trace", "MissingDependency", "instrument", "uninstrument", "DataStor
 _LAZY = {"instrument": "flowtrace.celery", "uninstrument": "flowtrace.celery", "DataStorage": "flowtrace.storages.base",
          "load_flows": "flowtrace.flow", "CorrelationFilter": "flowtrace.correlation", "FlowTask": "flowtrace.flow.task",
          "SelinonTask": "flowtrace.flow.task",
-         "run_flow": "flowtrace.flow.run", "new_trace": "flowtrace.context",
+         "run_flow": "flowtrace.flow.run", "run_flow_selective": "flowtrace.flow.run", "new_trace": "flowtrace.context",
          "flow_signature": "flowtrace.flow.canvas"}
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from flowtrace.correlation import CorrelationFilter
     from flowtrace.flow import load_flows
     from flowtrace.flow.canvas import flow_signature
-    from flowtrace.flow.run import run_flow
+    from flowtrace.flow.run import run_flow, run_flow_selective
     from flowtrace.flow.task import FlowTask, SelinonTask
     from flowtrace.storages.base import DataStorage
 else:

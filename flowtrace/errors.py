@@ -202,8 +202,8 @@ class UnknownFlowError(ValueError):
 class SelectiveNoPathError(ValueError):
     """No path in the flow leads to the node a selective run asked for.
 
-    Defined with Selinon's name, for code that catches it; flowtrace has no
-    selective runs, so it raises it nowhere yet.
+    :func:`flowtrace.run_flow_selective` raises it in the caller, before
+    anything is sent. It keeps Selinon's name, for code that catches it.
 
     .. versionadded:: 0.1.0
     """

@@ -87,7 +87,7 @@ _ROWS = (
           "A worker is about to execute a task."),
     Event(4, "SUBFLOW_SCHEDULE", INFO, DISPATCHER,
           ("flow_name", "dispatcher_id", "child_flow_name", "child_dispatcher_id", "parent", "node_args", "queue",
-           "countdown", "condition_str", "foreach_str", "selective"),
+           "countdown", "condition_str", "foreach_str", "selective", "selective_edge_conf", "child_selective"),
           "The dispatcher started a child dispatcher for a subflow."),
     Event(5, "TASK_END", INFO, TASK, _keys(_TASK, ("runtime",), _CELERY),
           "A task finished successfully."),
@@ -151,7 +151,7 @@ _ROWS = (
     Event(34, "SELECTIVE_RUN_FUNC", INFO, DISPATCHER,
           ("flow_name", "dispatcher_id", "node_name", "parent", "node_args", "selective", "result"),
           "The result of a selective run function, deciding whether a node is run again."),
-    Event(35, "SELECTIVE_TASK_REUSE", INFO, DISPATCHER, _EDGE + ("task_name", "task_id", "result"),
+    Event(35, "SELECTIVE_TASK_REUSE", INFO, DISPATCHER, _EDGE + ("task_name", "task_id"),
           "In a selective run, an earlier result of a task is reused instead of running it."),
     Event(36, "STORAGE_STORE_ERROR", INFO, TASK, _STORAGE + ("error_type", "error_value", "error_traceback"),
           "A failed task's error is written to its storage."),
@@ -206,14 +206,12 @@ _ROWS = (
           "A message named a task the worker has not registered; the message is dropped."),
 )
 
-_SELECTIVE_REASON = "flowtrace has no selective flow runs"
 _MIGRATION_REASON = "flowtrace has no flow migrations"
 
 #: The events flowtrace defines (Selinon's catalogue is kept whole) but no
 #: emitter of flowtrace emits yet, each with the reason. Their descriptions
 #: say so, in every output of the catalogue.
 NOT_EMITTED: dict[int, str] = {
-    32: _SELECTIVE_REASON, 33: _SELECTIVE_REASON, 34: _SELECTIVE_REASON, 35: _SELECTIVE_REASON,
     45: _MIGRATION_REASON, 46: _MIGRATION_REASON, 47: _MIGRATION_REASON, 48: _MIGRATION_REASON,
 }
 

@@ -12,6 +12,7 @@
   dispatcher task (:mod:`flowtrace.flow.dispatcher`) and one Celery task per
   flow task (:class:`~flowtrace.flow.task.FlowTask`).
 - :func:`flowtrace.run_flow` (:mod:`flowtrace.flow.run`) starts a flow, and
+  :func:`run_flow_selective` the path to some of its tasks, and
   :func:`flow_signature` (:mod:`flowtrace.flow.canvas`) makes one a step of
   a Celery chain, group or chord.
 """
@@ -24,8 +25,10 @@ from flowtrace.flow import _runtime
 from flowtrace.flow._registration import register
 from flowtrace.flow.load import load_flows
 from flowtrace.flow.model import FlowConfig, FlowConfigError, Problem
+from flowtrace.flow.run import run_flow, run_flow_selective
 
-__all__ = ["load_flows", "register", "FlowConfig", "FlowConfigError", "Problem", "APP_SETTING", "flow_signature"]
+__all__ = ["load_flows", "register", "run_flow", "run_flow_selective", "FlowConfig", "FlowConfigError", "Problem",
+           "APP_SETTING", "flow_signature"]
 
 #: The ``app.conf`` key :func:`register` keeps the configuration under (``flowtrace_flows``).
 #:

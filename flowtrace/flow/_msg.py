@@ -18,14 +18,18 @@ from typing import Any, Optional
 from flowtrace.flow.conditions import describe
 from flowtrace.flow.model import Edge
 
-#: Every flow event's ``selective``: Selinon's selective runs, which flowtrace does not implement.
-SELECTIVE = False
+#: ``TASK_SCHEDULE``'s ``selective_edge``: always False, as in Selinon (a selective edge starts a sub-flow).
+SELECTIVE_EDGE = False
 
 
-def flow(flow_name: str, dispatcher_id: str, node_args: Any, queue: str) -> dict:
-    """The keys of the events about a whole flow: ``FLOW_SCHEDULE``, ``FLOW_END``, ``FLOW_FAILURE`` and others."""
+def flow(flow_name: str, dispatcher_id: str, node_args: Any, queue: str, selective: Any = False) -> dict:
+    """The keys of the events about a whole flow: ``FLOW_SCHEDULE``, ``FLOW_END``, ``FLOW_FAILURE`` and others.
+
+    ``selective`` is every flow event's: the selection of a selective run
+    (``flowtrace.flow._selective``), False otherwise, as in Selinon.
+    """
     return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "node_args": node_args, "queue": queue,
-            "selective": SELECTIVE}
+            "selective": selective}
 
 
 def wakeup(flow_msg: dict, state: Any, retry: Optional[float], retried_count: int, parent: Any) -> dict:
@@ -33,15 +37,16 @@ def wakeup(flow_msg: dict, state: Any, retry: Optional[float], retried_count: in
     return {**flow_msg, "state": state, "retry": retry, "retried_count": retried_count, "parent": parent}
 
 
-def dispatcher(flow_name: str, dispatcher_id: str) -> dict:
+def dispatcher(flow_name: str, dispatcher_id: str, selective: Any = False) -> dict:
     """The keys every event a wake-up emits about its flow's nodes starts with."""
-    return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "selective": SELECTIVE}
+    return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "selective": selective}
 
 
-def node_state(flow_name: str, dispatcher_id: str, node_name: str, node_id: str, parent: Any, queue: str) -> dict:
+def node_state(flow_name: str, dispatcher_id: str, node_name: str, node_id: str, parent: Any, queue: str,
+               selective: Any = False) -> dict:
     """The keys of an event about reading a node's state: ``RESULT_BACKEND_ISSUE``."""
     return {"flow_name": flow_name, "dispatcher_id": dispatcher_id, "node_name": node_name, "node_id": node_id,
-            "parent": parent, "queue": queue, "selective": SELECTIVE}
+            "parent": parent, "queue": queue, "selective": selective}
 
 
 def edge(base: dict, tried: Edge, parent: dict, node_args: Any) -> dict:
@@ -64,7 +69,7 @@ def task_schedule(base: dict, task_name: str, task_id: str, parent: Any, node_ar
     """
     return {**base, "task_name": task_name, "task_id": task_id, "parent": parent, "node_args": node_args,
             "queue": queue, "countdown": countdown, "condition_str": _condition_str(edge),
-            "foreach_str": _foreach_str(edge), "selective_edge": SELECTIVE}
+            "foreach_str": _foreach_str(edge), "selective_edge": SELECTIVE_EDGE}
 
 
 def subflow_schedule(base: dict, flow_name: str, dispatcher_id: str, parent: Any, node_args: Any, queue: str,

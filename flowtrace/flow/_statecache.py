@@ -107,17 +107,19 @@ class NodeStates:
         parent: the flow's parent, for the events.
     """
 
-    def __init__(self, app: Any, flow: Flow, dispatcher_id: str, parent: Any) -> None:
+    def __init__(self, app: Any, flow: Flow, dispatcher_id: str, parent: Any, selective: Any = False) -> None:
         self.app = app
         self.flow = flow
         self.dispatcher_id = dispatcher_id
         self.parent = parent
+        self.selective = selective
 
     def read(self, name: str, node_id: str, is_flow: bool) -> NodeState:
         """The state of the node ``name`` (run ``node_id``); what the result backend raises is raised."""
         if self.flow.cache is None:
             return read_backend(self.app, node_id, is_flow)
-        msg = _msg.node_state(self.flow.name, self.dispatcher_id, name, node_id, self.parent, self.flow.queue)
+        msg = _msg.node_state(self.flow.name, self.dispatcher_id, name, node_id, self.parent, self.flow.queue,
+                              self.selective)
         held = _held(self.app, self.flow, msg)
         if held is None:
             return read_backend(self.app, node_id, is_flow)

@@ -37,6 +37,9 @@ The rules, which follow Selinon's:
   in ``active``), and nothing else read in that wake-up is handled.
 - The flow ends when nothing is running: successfully if nothing failed (or
   every failure was handled by a fallback without ``propagate_failure``).
+- In a selective run, only the edges and nodes on the path fire, and a
+  task whose ``selective_run_function`` names an earlier run is not sent
+  but finishes at once with that run's id (``flowtrace.flow._selective``).
 
 A wake-up never does half of a node's work. For each finished node, every
 condition and ``foreach`` function is evaluated first, and only then are its
@@ -55,7 +58,7 @@ import threading
 import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
-from flowtrace.flow import _fallbacks, _msg, _propagate
+from flowtrace.flow import _fallbacks, _msg, _propagate, _selective
 from flowtrace.flow._flowstate import FlowState
 from flowtrace.flow.conditions import evaluate
 from flowtrace.flow.model import Edge, FlowConfig, Flow
@@ -112,8 +115,12 @@ class Ports:
         """Send the task's message (due ``countdown`` seconds from now); returns its queue."""
         raise NotImplementedError
 
-    def send_flow(self, name: str, dispatcher_id: str, node_args, parent, countdown: Optional[float] = None) -> str:
-        """Send a child dispatcher's first message (due ``countdown`` seconds from now); returns its queue."""
+    def send_flow(self, name: str, dispatcher_id: str, node_args, parent, countdown: Optional[float] = None,
+                  selective: Optional[dict] = None) -> str:
+        """Send a child dispatcher's first message (due ``countdown`` seconds from now); returns its queue.
+
+        ``selective`` is the sub-flow's selection in a selective run; it is passed only when there is one.
+        """
         raise NotImplementedError
 
 
@@ -128,6 +135,9 @@ class _Plan:
 
     def start(self, name, node_args, parent, edge=None, foreach=False) -> None:
         self.actions.append(("start", name, node_args, parent, edge, foreach))
+
+    def reuse(self, name, node_id) -> None:
+        self.actions.append(("reuse", name, node_id))
 
 
 class WakeUp:
@@ -146,6 +156,7 @@ class WakeUp:
             :data:`READ_ALL_UP_TO` nodes are running. None (the default): read
             the outcome of every running node. Ids of nodes that are not
             running are ignored.
+        selective: the selection of a selective run (``flowtrace.flow._selective``), or None.
 
     Attributes:
         state: the :class:`FlowState`, updated as the wake-up goes.
@@ -159,7 +170,7 @@ class WakeUp:
     """
 
     def __init__(self, config: FlowConfig, flow: Flow, dispatcher_id: str, node_args, parent, state, ports: Ports,
-                 ended=None):
+                 ended=None, selective=None):
         self.config = config
         self.flow = flow
         self.dispatcher_id = dispatcher_id
@@ -173,7 +184,10 @@ class WakeUp:
         self.changed = False
         self.started: List[str] = []
         self.fallback_started: List[str] = []
-        self.base = _msg.dispatcher(flow.name, dispatcher_id)
+        self.selection = _selective.Selection.of(selective, flow)
+        self.base = _msg.dispatcher(flow.name, dispatcher_id, selective or False)
+        # The nodes a selective run's run function said to reuse: finished, to be handled in this wake-up.
+        self.reused: List[Tuple[str, str]] = []
 
     # --- the wake-up ---------------------------------------------------------
 
@@ -194,6 +208,10 @@ class WakeUp:
             self._collect()
         if self.failed_eagerly:
             return FAILED
+        while self.reused:
+            reused, self.reused = self.reused, []
+            for name, node_id in reused:
+                self._succeed(name, node_id)
         if not self.state.active and self.state.failed:
             _fallbacks.run_fallbacks(self)
         if self.state.active:
@@ -223,25 +241,29 @@ class WakeUp:
                     return  # what else ended stays running in the final state, as nothing handled it
         for name, node_id, status, _ in outcomes:
             if status == SUCCESS:
-                plan = _Plan()
-                given, first = self.node_args, self._is_first(name)
-                try:
-                    if first:
-                        self.node_args = self.ports.result(name, node_id)
-                    for edge in _edges_from(self.flow).get(name, ()):
-                        self._plan_finished(plan, edge, name, node_id)
-                except Postpone:
-                    self.node_args = given
-                    raise  # the node stays running, to be handled whole next time
-                except Exception:
-                    # A predicate or foreach function that raises fails the
-                    # flow: the node did finish, and the final state says so.
-                    self.node_args = given
-                    self._finish(name, node_id, _Plan())
-                    raise
-                self._finish(name, node_id, plan)
-                if first:
-                    self.state.set_node_args(self.node_args)
+                self._succeed(name, node_id)
+
+    def _succeed(self, name, node_id) -> None:
+        """Handle a node that succeeded whole: its edges, then NODE_SUCCESSFUL and ``finished``."""
+        plan = _Plan()
+        given, first = self.node_args, self._is_first(name)
+        try:
+            if first:
+                self.node_args = self.ports.result(name, node_id)
+            for edge in _edges_from(self.flow).get(name, ()):
+                self._plan_finished(plan, edge, name, node_id)
+        except Postpone:
+            self.node_args = given
+            raise  # the node stays running, to be handled whole next time
+        except Exception:
+            # A predicate or foreach function that raises fails the
+            # flow: the node did finish, and the final state says so.
+            self.node_args = given
+            self._finish(name, node_id, _Plan())
+            raise
+        self._finish(name, node_id, plan)
+        if first:
+            self.state.set_node_args(self.node_args)
 
     def _is_first(self, name) -> bool:
         """Whether ``name`` succeeding now is the starting task whose result ``node_args_from_first`` takes."""
@@ -288,6 +310,10 @@ class WakeUp:
 
     def _plan_edge(self, plan: _Plan, edge: Edge, parent: dict, task_ids: dict) -> None:
         msg = _msg.edge(self.base, edge, parent, self.node_args)
+        wanted = None if self.selection is None else self.selection.nodes_of(edge)
+        if self.selection is not None and wanted is None:
+            plan.event(Trace.SELECTIVE_OMIT_EDGE, msg)
+            return
 
         def result_of(task_name):
             return self.ports.result(task_name, task_ids[task_name])
@@ -296,15 +322,17 @@ class WakeUp:
                         predicates_module=self.config.settings.predicates_module):
             plan.event(Trace.EDGE_COND_FALSE, msg)
             return
+        if edge.selective is not None:  # computed (and cached) now, so that a request without a path starts nothing
+            _selective.for_edge(self.config, edge.nodes_to[0], edge)
         if edge.foreach is None:
-            for name in edge.nodes_to:
+            for name in _selective.plan_nodes(self, plan, msg, wanted, edge.nodes_to, self.node_args, parent):
                 plan.start(name, self.node_args, parent, edge)
             return
         items = edge.foreach.load()(self.ports.results(task_ids), self.node_args)
         items = list(items) if items else []
         plan.event(Trace.FOREACH_RESULT, dict(msg, result=items))
         for item in items:
-            for name in edge.nodes_to:
+            for name in _selective.plan_nodes(self, plan, msg, wanted, edge.nodes_to, item, parent):
                 node_args = item if edge.foreach.propagate_result else self.node_args
                 plan.start(name, node_args, parent, edge, foreach=edge.foreach.propagate_result)
 
@@ -314,6 +342,12 @@ class WakeUp:
         for action in plan.actions:
             if action[0] == "event":
                 Trace.log(action[1], action[2])
+            elif action[0] == "reuse":
+                # Running as far as the state knows, so that a wake-up postponed before handling it
+                # reads its outcome, that of the earlier run, from the result backend.
+                self.state.active[action[2]] = [action[1], action[2]]
+                self.reused.append((action[1], action[2]))
+                self.changed = True
             else:
                 self.start(*action[1:])
 
@@ -326,13 +360,18 @@ class WakeUp:
             child_parent = _propagate.subflow_parent(self.flow, name, parent, fallback=edge is None)
             queue = self.config.flows[name].queue
             countdown = self.ports.countdown(name, True)
+            child = _selective.child_selection(self.selection, self.config, name, edge)
             # Logged before the message is sent, so that the log is causal: a
             # node can never start before the event that schedules it. One
             # event per node started: without a sink, its msg is not built.
             if Trace.enabled:
-                Trace.log(Trace.SUBFLOW_SCHEDULE, _msg.subflow_schedule(
-                    self.base, name, node_id, child_parent, child_args, queue, edge, countdown))
-            self.ports.send_flow(name, node_id, child_args, child_parent, countdown=countdown)
+                Trace.log(Trace.SUBFLOW_SCHEDULE, dict(_msg.subflow_schedule(
+                    self.base, name, node_id, child_parent, child_args, queue, edge, countdown),
+                    selective_edge_conf=_selective.edge_conf(edge), child_selective=child))
+            if child is None:
+                self.ports.send_flow(name, node_id, child_args, child_parent, countdown=countdown)
+            else:
+                self.ports.send_flow(name, node_id, child_args, child_parent, countdown=countdown, selective=child)
         else:
             queue = self.config.tasks[name].queue
             countdown = self.ports.countdown(name, False)

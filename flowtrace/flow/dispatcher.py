@@ -36,7 +36,9 @@ one, or when the strategy fails, it starts at
 something, and doubles after each one that did not, up to
 ``flowtrace_dispatcher_countdown[1]`` (app settings; 2 and 60 by default).
 A node with ``throttling`` is sent with a countdown of its own
-(``flowtrace.flow._throttle``).
+(``flowtrace.flow._throttle``). A selective run's selection
+(``flowtrace.flow._selective``) rides in the message as ``selective``, kept
+through every wake-up and ``FLOW_RETRY``.
 """
 
 from __future__ import annotations
@@ -83,7 +85,7 @@ class Dispatcher(Task):
     Request = "flowtrace.flow._nudge:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
-            parent_dispatcher_id=None, polled_at=None):
+            parent_dispatcher_id=None, polled_at=None, selective=None):
         """One wake-up of the flow; Celery calls it with the keyword arguments of the dispatcher's message.
 
         Args:
@@ -95,6 +97,8 @@ class Dispatcher(Task):
             countdown: the countdown this wake-up waited, None for the first.
             parent_dispatcher_id: the parent flow's dispatcher, for a sub-flow.
             polled_at: when a wake-up last read every running node.
+            selective: the selection of a selective run
+                (:func:`flowtrace.run_flow_selective`), None for a whole run.
 
         Returns:
             The flow's final state, once it has ended.
@@ -109,16 +113,19 @@ class Dispatcher(Task):
         config = _runtime.config_of(self.app)
         flow = config.flows[flow_name]
         dispatcher_id = self.request.id
-        flow_msg = _msg.flow(flow_name, dispatcher_id, node_args, flow.queue)
+        flow_msg = _msg.flow(flow_name, dispatcher_id, node_args, flow.queue, selective or False)
         info = _msg.wakeup(flow_msg, state, countdown, retried_count, parent)
         call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "retried_count": retried_count,
                 "parent_dispatcher_id": parent_dispatcher_id}
+        if selective:  # kept through every wake-up and FLOW_RETRY, as in Selinon
+            call["selective"] = selective
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
             wakeup = _wakeup.WakeUp(config, flow, dispatcher_id, node_args, parent, state,
-                                   _CeleryPorts(self, config, flow_name, parent), ended=ended)
+                                   _CeleryPorts(self, config, flow_name, parent, selective), ended=ended,
+                                   selective=selective)
             outcome = wakeup.run()
         except _wakeup.Postpone:
             # Not a change: the countdown backs off as after an idle wake-up (the strategy is
@@ -229,17 +236,20 @@ def _countdowns(app):
 class _CeleryPorts(_wakeup.Ports):
     """The wake-up's view of the world: Celery's result backend and broker, and the storage pool."""
 
-    def __init__(self, dispatcher: Dispatcher, config, flow_name: str, parent=None):
+    def __init__(self, dispatcher: Dispatcher, config, flow_name: str, parent=None, selective=None):
         self.dispatcher = dispatcher
         #: The flow's parent (the results of the parent flow's nodes, for a sub-flow), as its events carry it.
         self.parent = parent
+        #: The run's selection, as its events carry it (False for a whole run).
+        self.selective = selective or False
         self.app = dispatcher.app
         self.config = config
         self.flow_name = flow_name
         self.dispatcher_id = dispatcher.request.id
         self._pool: StoragePool | None = None
         #: The node states, read through the flow's ``cache`` if it has one (``flowtrace.flow._statecache``).
-        self.states = _statecache.NodeStates(self.app, config.flows[flow_name], self.dispatcher_id, parent)
+        self.states = _statecache.NodeStates(self.app, config.flows[flow_name], self.dispatcher_id, parent,
+                                             self.selective)
 
     @property
     def pool(self) -> StoragePool:
@@ -250,7 +260,8 @@ class _CeleryPorts(_wakeup.Ports):
     def _backend_issue(self, name, node_id):
         queue = self.config.flows[self.flow_name].queue
         Trace.log(Trace.RESULT_BACKEND_ISSUE,
-                  _msg.node_state(self.flow_name, self.dispatcher_id, name, node_id, self.parent, queue),
+                  _msg.node_state(self.flow_name, self.dispatcher_id, name, node_id, self.parent, queue,
+                                  self.selective),
                   what=traceback.format_exc())
         return _wakeup.Postpone("the result backend failed for %s (%s)" % (name, node_id))
 
@@ -308,10 +319,10 @@ class _CeleryPorts(_wakeup.Ports):
             task_id=task_id, queue=entry.queue, headers={FLOW_HEADER: header}, countdown=countdown)
         return entry.queue
 
-    def send_flow(self, name, dispatcher_id, node_args, parent, countdown=None):
+    def send_flow(self, name, dispatcher_id, node_args, parent, countdown=None, selective=None):
         queue = self.config.flows[name].queue
         send_dispatcher(self.app, name, dispatcher_id, node_args, parent, queue,
-                        parent_dispatcher_id=self.dispatcher_id, countdown=countdown)
+                        parent_dispatcher_id=self.dispatcher_id, countdown=countdown, selective=selective)
         return queue
 
 
@@ -335,14 +346,17 @@ def _merge(into: dict, other: dict) -> None:
 
 
 def send_dispatcher(app, flow_name, dispatcher_id, node_args, parent, queue, parent_dispatcher_id=None,
-                    countdown=None, **options):
+                    countdown=None, selective=None, **options):
     """Send the first message of a flow's dispatcher (due ``countdown`` seconds from now); returns its AsyncResult.
 
-    ``options`` are more of Celery's send options (``eta``, ``priority``, ``link``, ...), checked by the caller.
+    ``selective`` is the selection of a selective run (``flowtrace.flow._selective``), or None; ``options`` are
+    more of Celery's send options (``eta``, ``priority``, ``link``, ...), checked by the caller.
     """
     kwargs = {"flow_name": flow_name, "node_args": node_args, "parent": parent}
     if parent_dispatcher_id is not None:
         kwargs["parent_dispatcher_id"] = parent_dispatcher_id
+    if selective:
+        kwargs["selective"] = selective
     header = flow_header(flow_name, dispatcher_id, parent, node_args)
     return app.tasks[_runtime.DISPATCHER_NAME].apply_async(
         kwargs=kwargs, task_id=dispatcher_id, queue=queue, headers={FLOW_HEADER: header}, countdown=countdown,

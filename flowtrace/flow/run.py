@@ -1,18 +1,20 @@
-"""Starting a flow: :func:`run_flow`."""
+"""Starting a flow: :func:`run_flow`, and the path to some of its tasks: :func:`run_flow_selective`."""
 
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence, Union
 
-from flowtrace.flow import _msg, _start
+from flowtrace.flow import _msg, _runtime, _start
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
     from celery import Celery
     from celery.result import AsyncResult
 
-__all__ = ["run_flow"]
+    from flowtrace.flow.model import Flow
+
+__all__ = ["run_flow", "run_flow_selective"]
 
 
 def run_flow(app: Celery, flow_name: str, node_args: Any = None, **options: Any) -> AsyncResult:
@@ -54,11 +56,63 @@ def run_flow(app: Celery, flow_name: str, node_args: Any = None, **options: Any)
 
     .. versionadded:: 0.1.0
     """
+    flow, checked = _start.startable(app, flow_name, options)
+    return _send(app, flow_name, node_args, None, flow, checked)
+
+
+def run_flow_selective(app: Celery, flow_name: str, task_names: Union[str, Sequence[str]], node_args: Any = None,
+                       follow_subflows: bool = False, run_subsequent: Union[bool, Sequence[str]] = False,
+                       **options: Any) -> AsyncResult:
+    """Run only the path to some tasks of the flow ``flow_name``, as Selinon's ``run_flow_selective`` does.
+
+    The path is every edge that leads to a node the tasks need: the tasks,
+    the ``from`` nodes of the edges into them, and so on back to the start.
+    Only these edges fire, and they start only the nodes the path needs
+    (``SELECTIVE_OMIT_EDGE`` and ``SELECTIVE_OMIT_NODE`` say what is left
+    out). Before a task on the path that was not asked for starts, its
+    ``selective_run_function`` is called (``SELECTIVE_RUN_FUNC``); when it
+    returns the id of an earlier run of the task, that run's result is reused
+    and the task does not run (``SELECTIVE_TASK_REUSE``). Every event of the
+    run carries the selection in ``selective``.
+
+    Args:
+        app: the Celery app the flows were loaded on.
+        flow_name: a flow of that configuration.
+        task_names: the tasks to run (a name, or a list of names).
+        node_args: the flow's arguments, as for :func:`run_flow`.
+        follow_subflows: look for the tasks in the flow's sub-flows too, at
+            any depth; a sub-flow on the path then runs only its own path.
+            Without it, a sub-flow on the path runs whole.
+        run_subsequent: also run what comes after the tasks: True in every
+            flow of the run, or a list of the flows in which to do so.
+        **options: Celery's send options, as for :func:`run_flow`.
+
+    Returns:
+        The dispatcher's :class:`celery.result.AsyncResult`, as :func:`run_flow` returns.
+
+    Raises:
+        flowtrace.errors.SelectiveNoPathError: if no path leads to one of the
+            tasks (a :class:`ValueError`); nothing is sent.
+        flowtrace.errors.UnknownFlowError: if the app has no flow of that name.
+        ValueError: if the app has no flows, or no result backend, or a send
+            option has a value out of range.
+        TypeError: if a send option is unknown or of the wrong type.
+
+    .. versionadded:: 0.1.0
+    """
+    from flowtrace.flow import _selective
+
+    flow, checked = _start.startable(app, flow_name, options)
+    selective = _selective.compute(_runtime.config_of(app), flow_name, task_names, follow_subflows, run_subsequent)
+    return _send(app, flow_name, node_args, selective, flow, checked)
+
+
+def _send(app: Celery, flow_name: str, node_args: Any, selective: Any, flow: Flow, options: dict) -> AsyncResult:
+    """Emit FLOW_SCHEDULE and send the dispatcher's first message; ``selective`` is None for a whole run."""
     from flowtrace.flow.dispatcher import send_dispatcher
 
-    flow, options = _start.startable(app, flow_name, options)
     queue = options.pop("queue", flow.queue)
     dispatcher_id = str(uuid.uuid4())
     # Emitted before the message is sent, so that the log reads in causal order.
-    Trace.log(Trace.FLOW_SCHEDULE, _msg.flow(flow_name, dispatcher_id, node_args, queue))
-    return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue, **options)
+    Trace.log(Trace.FLOW_SCHEDULE, _msg.flow(flow_name, dispatcher_id, node_args, queue, selective or False))
+    return send_dispatcher(app, flow_name, dispatcher_id, node_args, None, queue, selective=selective, **options)

@@ -149,3 +149,8 @@ def items(storage_pool, node_args):
 def failing_strategy(status):
     """A sampling strategy with a bug: the dispatcher falls back to its own countdown."""
     raise RuntimeError("strategy bug")
+
+
+def reuse_named(flow_name, node_name, node_args, task_names, storage_pool):
+    """SelA's selective run function: reuse the run ``node_args['reuse']`` names, if any."""
+    return (node_args or {}).get("reuse")

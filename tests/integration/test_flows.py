@@ -17,6 +17,7 @@ import pytest
 import flowtrace
 from flowtrace.flow.dispatcher import FlowError
 from flowtrace.storages.filesystem import FilesystemStorage
+from flowtrace.testing import capture_events
 from tests.integration.flow_app import COUNTDOWN_WITH_OUTAGE, make_flow_app
 from tests.integration.flow_tasks import OUTAGE_READS, outage_marker
 from tests.integration.harness import Run, hook_failures
@@ -97,7 +98,16 @@ class FlowLog:
 
 def run_flow(run, flow_name, node_args=None, failed=False):
     """Start a flow, wait for its dispatcher to end, and return (AsyncResult, FlowLog)."""
-    result = flowtrace.run_flow(run.app, flow_name, node_args)
+    return wait_flow(run, flowtrace.run_flow(run.app, flow_name, node_args), failed)
+
+
+def run_selective(run, flow_name, task_names, node_args=None, **options):
+    """Start a selective run of a flow, wait for its dispatcher to end, and return (AsyncResult, FlowLog)."""
+    return wait_flow(run, flowtrace.run_flow_selective(run.app, flow_name, task_names, node_args, **options))
+
+
+def wait_flow(run, result, failed=False):
+    """Wait for the dispatcher of ``result`` to end, and return (AsyncResult, FlowLog)."""
     result.get(timeout=90, propagate=False)
     assert ("FAILURE" if failed else "SUCCESS") == result.state, result.result
     end = "TASK_FAILURE" if failed else "TASK_END"
@@ -292,6 +302,77 @@ class TestFlows:
         storage = FilesystemStorage(run.dir + "/flaky-storage")
         storage.connect()
         assert "Fragile" == storage.retrieve("outage", "Fragile", fragile)["task"]
+
+
+class TestSelective:
+    """Selective runs (run_flow_selective, and an edge's ``selective``) on the shared worker."""
+
+    def test_one_task_deep_in_a_flow(self, run):
+        """Only the path to SelC runs: SelX and the edge after SelC are skipped, and every event carries the
+        selection."""
+        result, log = run_selective(run, "selective", ["SelC"])
+        assert {"SelA": 1, "SelB": 1, "SelC": 1} == finished(result)
+        selection = {"task_names": ["SelC"],
+                     "waiting_edges_subset": {"selective": {"0": ["SelA"], "1": ["SelB"], "2": ["SelC"]}}}
+        mine = [r for r in log.records if r["details"].get("dispatcher_id") == result.id and "selective" in r["details"]]
+        assert [selection] * len(mine) == [r["details"]["selective"] for r in mine]
+        assert ["SelX"] == [log.details(p)["omitted_node"] for p in log.find("SELECTIVE_OMIT_NODE")]
+        omitted = log.details(log.one("SELECTIVE_OMIT_EDGE"))
+        assert (["SelC"], ["SelD"]) == (omitted["nodes_from"], omitted["nodes_to"])
+        assert [("SelA", None), ("SelB", None)] == [(log.details(p)["node_name"], log.details(p)["result"])
+                                                    for p in log.find("SELECTIVE_RUN_FUNC")]
+
+    def test_run_subsequent(self, run):
+        """With run_subsequent, what follows SelB runs too; SelX is still skipped."""
+        result, log = run_selective(run, "selective", ["SelB"], run_subsequent=True)
+        assert {"SelA": 1, "SelB": 1, "SelC": 1, "SelD": 1} == finished(result)
+        log.none("TASK_SCHEDULE", task_name="SelX")
+
+    def test_reuse(self, run):
+        """SelA's run function names an earlier run of SelA: SelA is not sent, and SelB runs after that run."""
+        earlier, _ = run_selective(run, "selective", "SelA")
+        assert {"SelA": 1} == finished(earlier)
+        a_id = earlier.result["finished_nodes"]["SelA"][0]
+        result, log = run_selective(run, "selective", ["SelB"], {"reuse": a_id})
+        b_id = result.result["finished_nodes"]["SelB"][0]
+        assert {"SelA": [a_id], "SelB": [b_id]} == result.result["finished_nodes"]
+        log.none("TASK_SCHEDULE", task_name="SelA")
+        reuse = log.details(log.one("SELECTIVE_TASK_REUSE"))
+        assert ("SelA", a_id) == (reuse["task_name"], reuse["task_id"])
+        log.before(log.one("SELECTIVE_TASK_REUSE"), log.one("NODE_SUCCESSFUL", node_id=a_id),
+                   log.one("TASK_SCHEDULE", task_id=b_id))
+        storage = FilesystemStorage(run.dir + "/results")
+        storage.connect()
+        assert {"task": "SelB", "node_args": {"reuse": a_id}, "parents": ["SelA"], "go": False} \
+            == storage.retrieve("selective", "SelB", b_id)
+
+    def test_into_a_subflow(self, run):
+        """follow_subflows runs the sub-flow's path to SelC only; an edge's ``selective`` runs its SelB only."""
+        followed = flowtrace.run_flow_selective(run.app, "sel_outer", ["SelC"], follow_subflows=True)
+        by_edge = flowtrace.run_flow(run.app, "sel_edge")
+        result, log = wait_flow(run, followed)
+        assert {"SelA": 1, "sel_inner": 1} == finished(result)
+        child = result.result["finished_nodes"]["sel_inner"][0]
+        selection = {"task_names": ["SelC"], "waiting_edges_subset": {
+            "sel_outer": {"0": ["SelA"], "1": ["sel_inner"]}, "sel_inner": {"0": ["SelB"], "1": ["SelC"]}}}
+        assert selection == log.details(log.one("SUBFLOW_SCHEDULE", child_dispatcher_id=child))["child_selective"]
+        assert {"SelB": 1, "SelC": 1} == finished(run.app.AsyncResult(child))
+        assert [("sel_inner", ["SelD"]), ("sel_outer", ["SelX"])] == sorted(
+            (log.details(p)["flow_name"], log.details(p)["nodes_to"]) for p in log.find("SELECTIVE_OMIT_EDGE"))
+        result, log = wait_flow(run, by_edge)
+        child = result.result["finished_nodes"]["sel_inner"][0]
+        scheduled = log.details(log.one("SUBFLOW_SCHEDULE", child_dispatcher_id=child))
+        assert ({"tasks": ["SelB"], "run_subsequent": False, "follow_subflows": False},
+                {"task_names": ["SelB"], "waiting_edges_subset": {"sel_inner": {"0": ["SelB"]}}}, False) \
+            == (scheduled["selective_edge_conf"], scheduled["child_selective"], scheduled["selective"])
+        assert {"SelB": 1} == finished(run.app.AsyncResult(child))
+
+    def test_no_path(self, run):
+        """A task the flow cannot reach: SelectiveNoPathError in the caller, and nothing is sent."""
+        with capture_events() as captured:
+            with pytest.raises(flowtrace.SelectiveNoPathError, match="there is no path to 'SelB' in flow 'linear'"):
+                flowtrace.run_flow_selective(run.app, "linear", ["SelB"])
+        assert [] == captured
 
 
 class TestDispatcherFailure:

@@ -164,6 +164,8 @@ def selective_run_function(fields: Fields, item, where: str) -> Optional[Selecti
             fields.error(value.value_line("name"), "%s: without 'import', the only function is Selinon's "
                          "'always_run', not %s" % (where, show(name)))
             return None
+    elif import_path == "selinon.routines" and name == "always_run":
+        pass  # flowtrace.flow.routines.always_run runs it (flowtrace.flow._selective): Selinon need not be installed
     else:
         fn = fields.attribute(value, "import", "name", where, "selective run function", default=name)
         if fn is None:
