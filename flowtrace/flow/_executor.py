@@ -244,10 +244,12 @@ class Loop:
         concurrency: how many messages run at the same time (threads).
         sleep_time: the longest wait before looking at the queue again, in seconds.
         keep_going: once the flow has its outcome, run what is still queued too.
+        timeout: stop after this many seconds, outcome or not; None: never.
     """
 
     def __init__(self, local: Local, dispatcher_id: str, concurrency: int, sleep_time: float,
-                 keep_going: bool) -> None:
+                 keep_going: bool, timeout: Optional[float] = None) -> None:
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         self.local = local
         self.dispatcher_id = dispatcher_id
         self.concurrency = concurrency
@@ -275,7 +277,7 @@ class Loop:
     def _done(self) -> bool:
         queue = self.local.queue
         with queue.cond:
-            if self.error is not None:
+            if self.error is not None or (self.deadline is not None and time.monotonic() >= self.deadline):
                 return True
             if self.outcome is not None and not self.keep_going:
                 return True

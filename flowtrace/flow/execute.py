@@ -57,7 +57,8 @@ ENDED = "ended"
 #:
 #: .. versionadded:: 0.1.0
 FAILED = "failed"
-#: :attr:`Execution.outcome` when the run stopped before the flow had an outcome (nothing was left to run).
+#: :attr:`Execution.outcome` when the run stopped before the flow had an outcome (its ``timeout``, or nothing
+#: was left to run).
 #:
 #: .. versionadded:: 0.1.0
 STOPPED = "stopped"
@@ -116,8 +117,8 @@ class Execution(NamedTuple):
 
 def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.PathLike]]], flow_name: str,
             node_args: Any = None, *, concurrency: int = 1, sleep_time: float = DEFAULT_SLEEP_TIME,
-            keep_going: bool = False, selective: Optional[Selective] = None, app_settings: Optional[dict] = None
-            ) -> Execution:
+            keep_going: bool = False, selective: Optional[Selective] = None, app_settings: Optional[dict] = None,
+            timeout: Optional[float] = None) -> Execution:
     """Run the flow ``flow_name`` in this process, without a broker, and return how it went.
 
     The sinks registered on :class:`~flowtrace.Trace` receive the events as
@@ -139,6 +140,8 @@ def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.P
         selective: run only the path to some tasks (:class:`Selective`).
         app_settings: Celery and flowtrace settings for the executor's app
             (``flowtrace_dispatcher_countdown``, say).
+        timeout: stop after this many seconds even without an outcome (:data:`STOPPED`),
+            for a flow that may loop for ever; None, the default: no limit.
 
     Returns:
         An :class:`Execution`.
@@ -176,7 +179,7 @@ def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.P
     try:
         with _executor.Local(config, app_settings) as local:
             dispatcher_id = start(local.app, flow_name, node_args).id
-            loop = _executor.Loop(local, dispatcher_id, concurrency, float(sleep_time), keep_going)
+            loop = _executor.Loop(local, dispatcher_id, concurrency, float(sleep_time), keep_going, timeout)
             left = loop.run()
     finally:
         Trace.remove_sink(capture)
