@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     result = check_paths(*paths)
-    if result.problems:
+    if result.problems or result.config is None:
         for problem in result.problems:
             sys.stdout.write("%s:%d: %s\n" % (problem.path, problem.line, problem.message))
         raise CliError("the flow YAML has %d error%s" % (len(result.problems), "" if len(result.problems) == 1 else "s"))

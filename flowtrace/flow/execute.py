@@ -65,7 +65,7 @@ STOPPED = "stopped"
 
 
 class Selective(NamedTuple):
-    """A selective run: only the path to ``task_names``, as :func:`flowtrace.run_flow_selective` runs it.
+    """A selective run: only the path to ``task_names``, as ``flowtrace.run_flow_selective`` runs it.
 
     Attributes:
         task_names: the tasks to run, with what they need.
