@@ -128,7 +128,8 @@ def _execute(args, config, node_args, selective) -> int:
             raise CliError("cannot write %s: %s" % (args.json_path, exc))
     try:
         execution = execute(config, args.flow_name, node_args, concurrency=args.concurrency,
-                            sleep_time=args.sleep_time, keep_going=args.keep_going, selective=selective)
+                            sleep_time=args.sleep_time, keep_going=args.keep_going, selective=selective,
+                            configure_trace=True)
     except NotImplementedError as exc:
         raise CliError(str(exc))
     finally:

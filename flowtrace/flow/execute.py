@@ -34,6 +34,7 @@ process.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 from typing import Any, List, NamedTuple, Optional, Sequence, Tuple, Union
@@ -118,7 +119,7 @@ class Execution(NamedTuple):
 def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.PathLike]]], flow_name: str,
             node_args: Any = None, *, concurrency: int = 1, sleep_time: float = DEFAULT_SLEEP_TIME,
             keep_going: bool = False, selective: Optional[Selective] = None, app_settings: Optional[dict] = None,
-            timeout: Optional[float] = None) -> Execution:
+            timeout: Optional[float] = None, configure_trace: bool = False) -> Execution:
     """Run the flow ``flow_name`` in this process, without a broker, and return how it went.
 
     The sinks registered on :class:`~flowtrace.Trace` receive the events as
@@ -142,6 +143,9 @@ def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.P
             (``flowtrace_dispatcher_countdown``, say).
         timeout: stop after this many seconds even without an outcome (:data:`STOPPED`),
             for a flow that may loop for ever; None, the default: no limit.
+        configure_trace: apply the configuration's ``global: trace`` (its sinks and trace
+            storages) to :class:`~flowtrace.Trace`, as registering it on an app does; they then
+            stay configured. False, the default: the process keeps the sinks it has.
 
     Returns:
         An :class:`Execution`.
@@ -164,6 +168,9 @@ def execute(config: Union[FlowConfig, str, os.PathLike, Sequence[Union[str, os.P
 
         paths = [config] if isinstance(config, (str, os.PathLike)) else list(config)
         config = load_flows(*paths)
+    if not configure_trace and (config.settings.trace or config.settings.trace_storages):
+        config = dataclasses.replace(config, settings=dataclasses.replace(config.settings, trace=(),
+                                                                          trace_storages=()))
     if flow_name not in config.flows:
         raise UnknownFlowError("there is no flow %r; the flows are %s" % (flow_name, ", ".join(config.flows) or "none"))
     start = _starter(selective)

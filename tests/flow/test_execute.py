@@ -183,3 +183,28 @@ class TestCommand:
         text = " ".join(capsys.readouterr().out.split())
         assert ("(for development: no proof of how it runs across processes)" in text,
                 "no message leaves the process" in text) == (True, True)
+
+
+class TestTraceConfiguration:
+    """The YAML's global: trace reaches Trace only when asked."""
+
+    YAML = """\
+tasks:
+  - {name: ListInbox, import: ingest_tasks}
+flows: [solo]
+flow-definitions:
+  - name: solo
+    edges:
+      - {from: [], to: ListInbox}
+global:
+  trace:
+    - function: {import: flowtrace.testing, name: EventCapture}
+"""
+
+    def test_left_alone_by_default(self, ingest, tmp_path):
+        """Without configure_trace, the sinks are those the process had, before and after the run."""
+        path = tmp_path / "solo.yml"
+        path.write_text(self.YAML)
+        before = Trace.sinks()
+        execution = execute(str(path), "solo", BATCH)
+        assert (ENDED, before) == (execution.outcome, Trace.sinks())

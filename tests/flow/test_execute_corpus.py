@@ -42,8 +42,11 @@ CYCLES = {("docs.source/_static/graphs/patterns.yaml", "patterns_diamond_flow1")
 
 
 @pytest.mark.parametrize("name, flow", _flows())
-def test_corpus_flow(name, flow, stubs):  # noqa: F811
+def test_corpus_flow(name, flow, stubs, tmp_path, monkeypatch):  # noqa: F811
     """The flow ends (a cycle: still runs when stopped), every task it started ends, and every causal rule holds."""
+    # Selinon's Filesystem storage without a path keeps its results in $PWD.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
     nodes, flows = SETS[name]
     config = check_paths(*[str(CORPUS / path) for path in [nodes] + flows]).config
     cycle = (name, flow) in CYCLES
@@ -53,8 +56,10 @@ def test_corpus_flow(name, flow, stubs):  # noqa: F811
         execution.outcome, _left_unfinished(records), violations(records, config))
 
 
-def test_selinon_cli_options(stubs, capsys):  # noqa: F811
+def test_selinon_cli_options(stubs, capsys, tmp_path, monkeypatch):  # noqa: F811
     """The options of Selinon's own executor test set run with flowtrace execute, as selinon-cli takes them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
     nodes, flows = SETS["test/data/cli/execute"]
     argv = ["execute", "--nodes-definition", str(CORPUS / nodes)]
     for path in flows:
