@@ -31,6 +31,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 from flowtrace import __version__, events, view
 from flowtrace.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from flowtrace.flow import _cli as flow_cli
+from flowtrace.flow import _execute_cli as execute_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
 
@@ -243,6 +244,7 @@ COMMANDS = (
     Command("demo", "run a flow (or every outcome of a task) through a real Celery worker and trace it",
             _demo_arguments, _demo),
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
+    Command("execute", execute_cli.HELP, execute_cli.arguments, execute_cli.run),
     Command("plot", "draw each flow of flow YAML files as a Graphviz graph (DOT, and SVG with dot)",
             flow_cli.plot_arguments, flow_cli.plot),
     Command("view", "draw a JSON trace log as timeline trees", view.add_arguments, view.run),
