@@ -211,17 +211,10 @@ def _starter(selective: Optional[Selective]):
         from flowtrace.flow.run import run_flow
 
         return run_flow
-    # The seam for selective runs: flowtrace.run_flow_selective(app, flow_name, task_names, node_args,
-    # follow_subflows, run_subsequent) sends the dispatcher's first message like run_flow does.
-    from flowtrace.flow import run
-
-    run_selective = getattr(run, "run_flow_selective", None)
-    if run_selective is None:
-        raise NotImplementedError("selective runs need flowtrace.run_flow_selective (flowtrace/flow/run.py), "
-                                  "which this version of flowtrace does not have yet")
+    from flowtrace.flow.run import run_flow_selective
 
     def start(app, flow_name, node_args):
-        return run_selective(app, flow_name, list(selective.task_names), node_args,
+        return run_flow_selective(app, flow_name, list(selective.task_names), node_args,
                              follow_subflows=selective.follow_subflows, run_subsequent=selective.run_subsequent)
 
     return start

@@ -128,14 +128,16 @@ class TestExecute:
             execute(ingest, "ingest_batch", **options)
         assert message == str(raised.value)
 
-    def test_selective_needs_the_selective_machinery(self, ingest, monkeypatch):
-        """Without flowtrace.run_flow_selective, a selective run fails with a clear error and runs nothing."""
-        from flowtrace.flow import run
-
-        monkeypatch.delattr(run, "run_flow_selective", raising=False)
-        with pytest.raises(NotImplementedError) as raised:
-            execute(ingest, "ingest_batch", BATCH, selective=Selective(("ListInbox",)))
-        assert str(raised.value).startswith("selective runs need flowtrace.run_flow_selective")
+    def test_selective_run_runs_only_the_path(self, ingest):
+        """A selective run of the first task runs it alone; every flow event carries the selection."""
+        execution = execute(ingest, "ingest_batch", BATCH, selective=Selective(("ListInbox",)))
+        selection = {"task_names": ["ListInbox"], "waiting_edges_subset": {"ingest_batch": {"0": ["ListInbox"]}}}
+        assert (True, {"ListInbox": 1}, {}) == (
+            execution.succeeded, {name: len(ids) for name, ids in execution.state["finished_nodes"].items()},
+            execution.state["failed_nodes"])
+        carried = [(Trace.event2str(event), msg["selective"]) for event, msg in execution.events if "selective" in msg]
+        assert ([(name, selection) for name in ("FLOW_SCHEDULE", "DISPATCHER_WAKEUP", "FLOW_START")],
+                [(name, selection) for name, _ in carried]) == (carried[:3], carried)
 
 
 class TestCommand:
