@@ -31,6 +31,7 @@ from typing import Callable, NamedTuple, Optional, Sequence
 from flowtrace import __version__, events, view
 from flowtrace.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from flowtrace.flow import _cli as flow_cli
+from flowtrace.flow.migrations import _cli as migrate_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
 
@@ -243,6 +244,8 @@ COMMANDS = (
     Command("demo", "run a flow (or every outcome of a task) through a real Celery worker and trace it",
             _demo_arguments, _demo),
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
+    Command("migrate", "compare two flow configurations and write the migration queued dispatcher messages need",
+            migrate_cli.migrate_arguments, migrate_cli.migrate),
     Command("plot", "draw each flow of flow YAML files as a Graphviz graph (DOT, and SVG with dot)",
             flow_cli.plot_arguments, flow_cli.plot),
     Command("view", "draw a JSON trace log as timeline trees", view.add_arguments, view.run),
