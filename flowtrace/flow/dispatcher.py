@@ -50,6 +50,7 @@ from celery import Task
 from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.errors import FlowError, StorageError
 from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _sampling, _statecache, _throttle, _wakeup
+from flowtrace.flow.migrations import _dispatch as _migrate
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ class Dispatcher(Task):
     Request = "flowtrace.flow._nudge:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
-            parent_dispatcher_id=None, polled_at=None):
+            parent_dispatcher_id=None, polled_at=None, migration_version=None):
         """One wake-up of the flow; Celery calls it with the keyword arguments of the dispatcher's message.
 
         Args:
@@ -95,6 +96,8 @@ class Dispatcher(Task):
             countdown: the countdown this wake-up waited, None for the first.
             parent_dispatcher_id: the parent flow's dispatcher, for a sub-flow.
             polled_at: when a wake-up last read every running node.
+            migration_version: the newest migration of the worker that sent
+                this message (``flowtrace.flow.migrations``); None without one.
 
         Returns:
             The flow's final state, once it has ended.
@@ -114,6 +117,9 @@ class Dispatcher(Task):
         call = {"flow_name": flow_name, "node_args": node_args, "parent": parent, "retried_count": retried_count,
                 "parent_dispatcher_id": parent_dispatcher_id}
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
+        migration_version = _migrate.on_wakeup(self, config, flow, info, call, state, migration_version)
+        if migration_version is not None:
+            call["migration_version"] = migration_version
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:

@@ -108,6 +108,8 @@ def check(path: str, content: Any) -> None:
         if not isinstance(entry, dict):
             fail("%s must be an object" % where)
         for key in ("translation", "tainted_edges", "tainting_nodes"):
+            if entry.get(key) == []:
+                entry[key] = {}  # what Selinon before 1.0 wrote for none
             if not isinstance(entry.get(key, {}), dict):
                 fail("%s.%s must be an object keyed by edge index" % (where, key))
         for index, edge in entry.get("tainted_edges", {}).items():
