@@ -28,11 +28,11 @@ from flowtrace.flow.migrations import _diff, _files
 
 __all__ = ["create_migration", "latest_version", "TAINTED_FLOW_STRATEGIES", "DEFAULT_TAINTED_FLOW_STRATEGY"]
 
-#: Selinon's tainted-flow strategies: ``IGNORE``, ``RETRY`` and ``FAIL``.
+#: Selinon's tainted-flow strategies, ``IGNORE``, ``RETRY`` and ``FAIL``.
 #:
 #: .. versionadded:: 0.1.0
 TAINTED_FLOW_STRATEGIES = _files.STRATEGIES
-#: The strategy of a migration that names none: ``IGNORE``, as in Selinon.
+#: The strategy of a migration that names none, ``IGNORE`` as in Selinon.
 #:
 #: .. versionadded:: 0.1.0
 DEFAULT_TAINTED_FLOW_STRATEGY = _files.DEFAULT_STRATEGY
@@ -54,7 +54,7 @@ def create_migration(old: Sequence[_Path], new: Sequence[_Path], migration_dir: 
         meta: write ``_meta`` (time, host, user, flowtrace version).
 
     Returns:
-        The path of the file written: ``N.json``, ``N`` one more than the newest migration there.
+        The path of the file written, ``N.json`` with ``N`` one more than the newest migration there.
 
     Raises:
         MigrationNotNeeded: when no flow's edges changed.

@@ -59,20 +59,20 @@ class Configuration:
             raise MigrationError(path, exc.line, exc.message) from None
         if data is None:
             return
-        if not isinstance(data, dict):
+        if not isinstance(data, _yaml.Map):
             raise MigrationError(path, getattr(data, "line", 1), "a flow YAML file is a mapping")
         section = data.get("global")
         if isinstance(section, dict) and section.get("migration_dir"):
             self.migration_dir = str(section["migration_dir"])
-        definitions = data.get("flow-definitions") or []
-        if not isinstance(definitions, list):
+        definitions = data.get("flow-definitions") or _yaml.Seq(data.line)
+        if not isinstance(definitions, _yaml.Seq):
             raise MigrationError(path, data.value_line("flow-definitions"), "flow-definitions must be a list")
         for index, definition in enumerate(definitions):
             line = definitions.item_line(index)
-            if not isinstance(definition, dict) or not isinstance(definition.get("name"), str):
+            if not isinstance(definition, _yaml.Map) or not isinstance(definition.get("name"), str):
                 raise MigrationError(path, line, "a flow definition needs a name")
             raw_edges = definition.get("edges")
-            if not isinstance(raw_edges, list):
+            if not isinstance(raw_edges, _yaml.Seq):
                 raise MigrationError(path, definition.value_line("edges"),
                                      "flow %s: edges must be a list" % definition["name"])
             self.edges[definition["name"]] = [_edge(path, raw_edges.item_line(i), raw)
@@ -80,7 +80,7 @@ class Configuration:
 
 
 def _edge(path: str, line: int, raw) -> Tuple[frozenset, frozenset, Any]:
-    if not isinstance(raw, dict) or "from" not in raw or "to" not in raw:
+    if not isinstance(raw, _yaml.Map) or "from" not in raw or "to" not in raw:
         raise MigrationError(path, line, "an edge needs from and to")
     ends = []
     for key in ("from", "to"):
