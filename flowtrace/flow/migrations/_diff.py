@@ -24,7 +24,9 @@ import json
 from typing import Any, Dict, List, Tuple
 
 from flowtrace.errors import MigrationError
+from flowtrace.flow._values import Problem
 from flowtrace.flow.load import _yaml
+from flowtrace.flow.load._fields import Fields
 from flowtrace.flow.load.check import yaml_files
 
 #: Selinon's condition of an edge that has none.
@@ -36,7 +38,7 @@ class Configuration:
 
     Attributes:
         edges: flow name to its edges, each ``(from names, to names, condition)``.
-        migration_dir: the ``global: migration_dir`` of the files, or None.
+        migration_dir: the ``global: migration_dir`` of the files, ``{VAR}`` references expanded, or None.
         files: the YAML files read.
     """
 
@@ -62,8 +64,14 @@ class Configuration:
         if not isinstance(data, _yaml.Map):
             raise MigrationError(path, getattr(data, "line", 1), "a flow YAML file is a mapping")
         section = data.get("global")
-        if isinstance(section, dict) and section.get("migration_dir"):
-            self.migration_dir = str(section["migration_dir"])
+        if isinstance(section, _yaml.Map) and section.get("migration_dir"):
+            # Expanded as the loader expands it, so the file goes where the workers look for it.
+            problems: List[Problem] = []
+            line = section.value_line("migration_dir")
+            self.migration_dir = Fields(path, problems, {}).expand(line, str(section["migration_dir"]), "global",
+                                                                   "migration_dir")
+            if problems:
+                raise MigrationError(path, problems[0].line, problems[0].message)
         definitions = data.get("flow-definitions") or _yaml.Seq(data.line)
         if not isinstance(definitions, _yaml.Seq):
             raise MigrationError(path, data.value_line("flow-definitions"), "flow-definitions must be a list")

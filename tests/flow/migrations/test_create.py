@@ -118,6 +118,27 @@ class TestCreateMigration:
         path = create_migration([INPUT / "old" / "add_from"], [new])
         assert str(target / "1.json") == path
 
+    def test_folder_from_configuration_expanded(self, tmp_path, monkeypatch):
+        """{VAR} in global: migration_dir is expanded as the workers' loader expands it."""
+        monkeypatch.setenv("FLOWTRACE_TEST_MIGRATIONS", str(tmp_path / "deployed"))
+        new = tmp_path / "new.yml"
+        new.write_text((INPUT / "new" / "add_from" / "flows" / "flow1.yaml").read_text()
+                       + "\n  global:\n    migration_dir: \"{FLOWTRACE_TEST_MIGRATIONS}/migrations\"\n")
+        path = create_migration([INPUT / "old" / "add_from"], [new])
+        assert str(tmp_path / "deployed" / "migrations" / "1.json") == path
+
+    def test_folder_from_configuration_unset_variable(self, tmp_path, monkeypatch):
+        """A {VAR} in global: migration_dir naming an unset variable is an error at its line."""
+        monkeypatch.delenv("FLOWTRACE_TEST_MIGRATIONS", raising=False)
+        new = tmp_path / "new.yml"
+        text = (INPUT / "new" / "add_from" / "flows" / "flow1.yaml").read_text()
+        new.write_text(text + "\n  global:\n    migration_dir: \"{FLOWTRACE_TEST_MIGRATIONS}/migrations\"\n")
+        line = len((text + "\n  global:\n").splitlines()) + 1
+        with pytest.raises(MigrationError) as caught:
+            create_migration([INPUT / "old" / "add_from"], [new])
+        assert ("%s:%d: global: 'migration_dir' refers to the environment variable FLOWTRACE_TEST_MIGRATIONS, "
+                "which is not set" % (new, line)) == str(caught.value)
+
     def test_no_folder(self):
         """No folder given or configured is a ValueError naming the setting."""
         with pytest.raises(ValueError, match="global: migration_dir"):
