@@ -32,6 +32,7 @@ from flowtrace import __version__, events, view
 from flowtrace.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CliError
 from flowtrace.flow import _cli as flow_cli
 from flowtrace.flow import _execute_cli as execute_cli
+from flowtrace.flow.migrations import _cli as migrate_cli
 
 __all__ = ["main", "CliError", "Command", "COMMANDS", "format_table", "format_rst"]
 
@@ -245,6 +246,8 @@ COMMANDS = (
             _demo_arguments, _demo),
     Command("events", "list every event flowtrace can emit", _events_arguments, _events),
     Command("execute", execute_cli.HELP, execute_cli.arguments, execute_cli.run),
+    Command("migrate", "compare two flow configurations and write the migration queued dispatcher messages need",
+            migrate_cli.migrate_arguments, migrate_cli.migrate),
     Command("plot", "draw each flow of flow YAML files as a Graphviz graph (DOT, and SVG with dot)",
             flow_cli.plot_arguments, flow_cli.plot),
     Command("view", "draw a JSON trace log as timeline trees", view.add_arguments, view.run),

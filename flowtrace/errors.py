@@ -15,7 +15,7 @@ importing the code of another, and no import circle forms over an error class.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from flowtrace.flow.model import Problem
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 __all__ = ["MissingDependency", "CliError", "FlowConfigError", "FlowConfigWarning", "FatalTaskError", "RetryTask",
            "Retry", "NoParentNodeError", "RequestError", "FlowError", "UnknownFlowError", "SelectiveNoPathError",
            "ConfigurationError", "StorageError", "UnknownStorageError", "MissingResult", "CacheMissError",
-           "UnknownError", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED"]
+           "UnknownError", "EXIT_FAILURE", "EXIT_USAGE", "EXIT_INTERRUPTED",
+           "MigrationError", "MigrationNotNeeded", "MigrationSkew"]
 
 #: The exit code of a ``flowtrace`` command that failed while running.
 EXIT_FAILURE = 1
@@ -275,3 +276,49 @@ class UnknownError(Exception):
 
     .. versionadded:: 0.1.0
     """
+
+
+class MigrationError(ValueError):
+    """A migration file or folder that cannot be read or used; its message is ``file:line: message``.
+
+    Args:
+        path: the file or folder.
+        line: the 1-based line of the problem, or None when no line applies.
+        message: what is wrong, without the file name.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, path: str, line: Optional[int], message: str):
+        super().__init__("%s%s: %s" % (path, "" if line is None else ":%d" % line, message))
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class MigrationNotNeeded(Exception):
+    """The two configurations differ in nothing a queued dispatcher message depends on: no migration is written.
+
+    Selinon's ``selinon.errors.MigrationNotNeeded``.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class MigrationSkew(Exception):
+    """A dispatcher message's migration version is not one the migration folder leads from.
+
+    The message is newer than the newest migration, or a migration on the
+    way is missing: a worker with other migrations may be able to run it.
+
+    Args:
+        message: what is missing.
+        available_migration_version: the newest version the folder has, or
+            the missing one; None when there is no migration folder.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, available_migration_version: Optional[int]):
+        super().__init__(message)
+        self.available_migration_version = available_migration_version

@@ -50,6 +50,7 @@ class Event(NamedTuple):
 # Keys that recur; kept as tuples so rows stay readable.
 _FLOW = ("flow_name", "dispatcher_id", "node_args", "queue", "selective")
 _WAKEUP = _FLOW + ("state", "retry", "retried_count", "parent")
+_MIGRATION = _WAKEUP + ("migration_version",)
 _TASK = ("task_name", "task_id", "flow_name", "dispatcher_id", "parent", "node_args", "queue", "retried_count")
 _NODE = ("flow_name", "dispatcher_id", "node_name", "node_id", "selective")
 _STATE_CACHE = ("flow_name", "dispatcher_id", "node_name", "node_id", "parent", "queue", "selective")
@@ -172,13 +173,15 @@ _ROWS = (
           "Celery's result backend failed while the dispatcher read a node's state."),
     Event(44, "FLOW_RETRY", WARNING, DISPATCHER, _FLOW + ("countdown", "retried_count", "max_retry"),
           "A failed flow is started again as a whole, within its max_retry."),
-    Event(45, "MIGRATION", INFO, DISPATCHER, _FLOW + ("migration_version",),
+    Event(45, "MIGRATION", INFO, DISPATCHER,
+          _MIGRATION + ("new_migration_version", "old_migration_version", "tainted"),
           "A flow's stored state was migrated to a newer flow definition."),
-    Event(46, "MIGRATION_SKEW", WARNING, DISPATCHER, _FLOW + ("available_migration_version",),
+    Event(46, "MIGRATION_SKEW", WARNING, DISPATCHER, _MIGRATION + ("available_migration_version",),
           "The flow's migration version does not match the migrations available."),
-    Event(47, "MIGRATION_TAINTED_FLOW", INFO, DISPATCHER, _FLOW + ("migration_version",),
+    Event(47, "MIGRATION_TAINTED_FLOW", INFO, DISPATCHER,
+          _MIGRATION + ("latest_migration_version", "tainting_nodes", "tainted_edge", "tainted_flow_strategy"),
           "A migration found the flow tainted by a change in its definition."),
-    Event(48, "MIGRATION_ERROR", WARNING, DISPATCHER, _FLOW + _ERROR,
+    Event(48, "MIGRATION_ERROR", WARNING, DISPATCHER, _MIGRATION + _ERROR,
           "Migrating a flow's stored state raised an error."),
     Event(49, "EAGER_FAILURE", WARNING, DISPATCHER, _NODE + ("what",),
           "A node listed in its flow's eager_failures failed, so the dispatcher failed the flow at once, "
@@ -206,13 +209,11 @@ _ROWS = (
           "A message named a task the worker has not registered; the message is dropped."),
 )
 
-_MIGRATION_REASON = "flowtrace has no flow migrations"
 
 #: The events flowtrace defines (Selinon's catalogue is kept whole) but no
 #: emitter of flowtrace emits yet, each with the reason. Their descriptions
 #: say so, in every output of the catalogue.
 NOT_EMITTED: dict[int, str] = {
-    45: _MIGRATION_REASON, 46: _MIGRATION_REASON, 47: _MIGRATION_REASON, 48: _MIGRATION_REASON,
 }
 
 #: Selinon's own events in its own order: the value of each is its index, in

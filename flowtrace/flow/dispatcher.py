@@ -52,6 +52,7 @@ from celery import Task
 from flowtrace._flowheader import FLOW_HEADER, flow_header
 from flowtrace.errors import FlowError, StorageError
 from flowtrace.flow import _flowstate, _msg, _nudge, _runtime, _sampling, _statecache, _throttle, _wakeup
+from flowtrace.flow.migrations import _dispatch as _migrate
 from flowtrace.trace import Trace
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class Dispatcher(Task):
     Request = "flowtrace.flow._nudge:DispatcherRequest"
 
     def run(self, flow_name, node_args=None, parent=None, state=None, retried_count=0, countdown=None,
-            parent_dispatcher_id=None, polled_at=None, selective=None):
+            parent_dispatcher_id=None, polled_at=None, selective=None, migration_version=None):
         """One wake-up of the flow; Celery calls it with the keyword arguments of the dispatcher's message.
 
         Args:
@@ -99,6 +100,8 @@ class Dispatcher(Task):
             polled_at: when a wake-up last read every running node.
             selective: the selection of a selective run
                 (:func:`flowtrace.run_flow_selective`), None for a whole run.
+            migration_version: the newest migration of the worker that sent
+                this message (``flowtrace.flow.migrations``); None without one.
 
         Returns:
             The flow's final state, once it has ended.
@@ -120,6 +123,9 @@ class Dispatcher(Task):
         if selective:  # kept through every wake-up and FLOW_RETRY, as in Selinon
             call["selective"] = selective
         Trace.log(Trace.DISPATCHER_WAKEUP, info)
+        migration_version = _migrate.on_wakeup(self, config, flow, info, call, state, migration_version)
+        if migration_version is not None:
+            call["migration_version"] = migration_version
         ended, call["polled_at"] = self._to_read(polled_at)
         wakeup = None
         try:
