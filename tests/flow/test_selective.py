@@ -88,6 +88,7 @@ class TestCompute:
         branch it abandons can leak into another's list; given a deep copy, it
         agrees with flowtrace on every case.
         """
+        pytest.importorskip("selinon", reason="Selinon is in the bench extra")
         from selinon import selective as theirs
         from selinon.config import Config
         from selinon.errors import SelectiveNoPathError as TheirError

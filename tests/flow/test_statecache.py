@@ -3,6 +3,7 @@
 import uuid
 
 import celery
+import pytest
 
 from flowtrace import Trace
 from flowtrace.events import BY_NAME
@@ -121,6 +122,7 @@ class TestNodeStates:
 
     def test_selinon_miss_and_the_cache_hints(self, monkeypatch):
         """Selinon's CacheMissError is a miss; the cache gets the node id, the state, and the node and flow names."""
+        pytest.importorskip("selinon", reason="Selinon is in the bench extra")
         from selinon.errors import CacheMissError
 
         app, n1 = make_app(), new_id()
