@@ -25,8 +25,11 @@ were set up: it is at version 0, as in Selinon.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import traceback
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from flowtrace.errors import FlowError, MigrationSkew
 from flowtrace.flow import _msg
@@ -53,7 +56,7 @@ def on_wakeup(task, config, flow, info: dict, call: dict, state, version: Option
             raise _again(task, info, call, state, version)
         return version
     try:
-        latest = _files.latest_version(folder)
+        latest = _latest(folder)
         if state is None:
             return latest  # a flow that starts runs under this worker's configuration
         version = base["migration_version"] = version or 0
@@ -85,6 +88,30 @@ def on_wakeup(task, config, flow, info: dict, call: dict, state, version: Option
         raise FlowError(final)
     Trace.log(Trace.MIGRATION, base, new_migration_version=latest, old_migration_version=version,
               tainted=bool(taints))
+    return latest
+
+
+# folder -> (its mtime in ns, its latest version): a wake-up lists the folder again only when a file
+# was added, removed or renamed there, which changes the folder's own mtime. A folder changed in the
+# last second is not cached: file systems stamp times coarsely, and a change in the same tick as the
+# listing would leave the mtime as it was.
+_LATEST: Dict[str, Tuple[int, int]] = {}
+_latest_lock = threading.Lock()
+
+
+def _latest(folder: str) -> int:
+    """:func:`_files.latest_version` of ``folder``, read again only when the folder changed."""
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return _files.latest_version(folder)  # raises the MigrationError that names the folder
+    held = _LATEST.get(folder)
+    if held is not None and held[0] == mtime:
+        return held[1]
+    latest = _files.latest_version(folder)
+    if time.time_ns() - mtime > 1_000_000_000:
+        with _latest_lock:
+            _LATEST[folder] = (mtime, latest)
     return latest
 
 

@@ -5,6 +5,7 @@ The folders are Selinon's ``test/data/migrations/migration_dirs``
 whose retry is recorded; what crosses a process is tests/integration/test_migrations.py's.
 """
 
+import os
 import shutil
 import types
 from pathlib import Path
@@ -184,3 +185,30 @@ class TestErrors:
         what = msg.pop("what")
         assert "MigrationError: %s%s" % (tmp_path, "/" + message) in what
         assert base(st, 0) == msg
+
+
+class TestLatestCache:
+    """A wake-up lists the migration folder again only when the folder changed."""
+
+    def test_lists_again_only_after_the_folder_changes(self, tmp_path, monkeypatch):
+        """Unchanged: no listing; a file added (the folder's mtime moves): listed, and the new version is seen."""
+        listed = []
+        real = _dispatch._files.latest_version
+        monkeypatch.setattr(_dispatch._files, "latest_version", lambda folder: listed.append(folder) or real(folder))
+        monkeypatch.setattr(_dispatch, "_LATEST", {})
+        old = 1_600_000_000
+        os.utime(tmp_path, (old, old))
+        first, second = _dispatch._latest(str(tmp_path)), _dispatch._latest(str(tmp_path))
+        (tmp_path / "1.json").write_text("{}")
+        os.utime(tmp_path, (old + 10, old + 10))
+        third = _dispatch._latest(str(tmp_path))
+        assert ([0, 0, 1], [str(tmp_path)] * 2) == ([first, second, third], listed)
+
+    def test_a_folder_changed_just_now_is_not_cached(self, tmp_path, monkeypatch):
+        """Changed within the last second: listed at every call, as its mtime may not show a change in the same tick."""
+        listed = []
+        real = _dispatch._files.latest_version
+        monkeypatch.setattr(_dispatch._files, "latest_version", lambda folder: listed.append(folder) or real(folder))
+        monkeypatch.setattr(_dispatch, "_LATEST", {})
+        (tmp_path / "1.json").write_text("{}")
+        assert ([1, 1], 2) == ([_dispatch._latest(str(tmp_path)), _dispatch._latest(str(tmp_path))], len(listed))
